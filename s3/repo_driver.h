@@ -15,7 +15,11 @@
 
 typedef struct repo_driver {
     const char *scheme; /* "file", "s3" */
-    /* Parse the rest of the URL and set up state; *impl is passed back to every call. */
+    /*
+     * Parse the rest of the URL ("bucket/prefix" or "/abs/path") and set up
+     * state; *impl is passed back to every call. Copy every string of `o`
+     * that is kept: the caller frees them after open returns.
+     */
     pc_status (*open)(const repo_opts *o, const char *url_rest, void **impl);
     void (*close)(void *impl);
     pc_status (*put)(void *impl, const char *key, const void *data, size_t len,
