@@ -34,6 +34,8 @@ pc_status pc_buf_reserve(pc_buf *b, size_t extra)
 {
     if (extra > b->cap || b->len > b->cap - extra)
         return pc_err(PC_E_CORRUPT, "data exceeds the %zu-byte limit of this buffer", b->cap);
+    if (b->len + extra == SIZE_MAX) /* no room left for the NUL */
+        return pc_err(PC_E_INTERNAL, "out of memory (%zu bytes)", b->len + extra);
     size_t need = b->len + extra + 1;
     if (need <= b->alloc)
         return PC_OK;

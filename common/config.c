@@ -325,6 +325,16 @@ pc_status pc_cfg_set(pc_cfg *c, const char *name, const char *value, pc_cfg_sour
 
 /* ---- environment ---- */
 
+/* A bad value read from the environment or a file is a configuration error, not a usage error. */
+static pc_status as_config_error(void)
+{
+    pc_error e;
+    pc_err_save(&e);
+    e.status = PC_E_CONFIG;
+    pc_err_restore(&e);
+    return PC_E_CONFIG;
+}
+
 static void env_name(const char *name, char *out, size_t outlen)
 {
     size_t n = (size_t)snprintf(out, outlen, "PGCASK_");
@@ -340,7 +350,8 @@ static pc_status load_env(pc_cfg *c)
         char ev[96];
         env_name(d->name, ev, sizeof ev);
         const char *val = getenv(ev);
-        const char *used = ev;
+        char used[96];
+        snprintf(used, sizeof used, "%s", ev);
         if ((!val || !*val) && d->env_alias) {
             /* aliases are a comma-separated list, first set wins */
             char aliases[128];
@@ -349,7 +360,7 @@ static pc_status load_env(pc_cfg *c)
             for (char *a = strtok_r(aliases, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
                 val = getenv(a);
                 if (val && *val) {
-                    used = d->env_alias;
+                    snprintf(used, sizeof used, "%s", a);
                     break;
                 }
             }
@@ -374,7 +385,7 @@ static pc_status load_env(pc_cfg *c)
         pc_status st = pc_cfg_set(c, d->name, val, PC_CFG_SRC_ENV);
         if (st) {
             pc_err_context("environment variable %s", used);
-            return PC_E_CONFIG;
+            return as_config_error();
         }
     }
     return PC_OK;
@@ -419,6 +430,10 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     ni[ctx->n].value = strdup(value ? value : "");
     ni[ctx->n].line = lineno;
     ctx->n++;
+    if (!ni[ctx->n - 1].section || !ni[ctx->n - 1].key || !ni[ctx->n - 1].value) {
+        ctx->oom = true;
+        return 0;
+    }
     return 1;
 }
 
@@ -427,23 +442,34 @@ static bool global_section(const char *s)
     return s[0] == '\0' || strcmp(s, "pgcask") == 0 || strcmp(s, "global") == 0;
 }
 
+static bool item_matches(const ini_item *it, const char *want_section)
+{
+    return want_section ? strcmp(it->section, want_section) == 0 : global_section(it->section);
+}
+
 static pc_status apply_items(pc_cfg *c, const char *path, ini_ctx *ctx, const char *want_section)
 {
+    if (want_section) {
+        /* a list in the server's section replaces the global one instead of adding to it */
+        for (size_t i = 0; i < ctx->n; i++) {
+            if (!item_matches(&ctx->items[i], want_section))
+                continue;
+            int k = find_index(ctx->items[i].key); /* every key was checked by load_ini */
+            cfg_value *v = &c->vals[k];
+            if (settings[k].type == PC_CFG_LIST && v->src == PC_CFG_SRC_FILE) {
+                value_clear(v);
+                v->src = PC_CFG_SRC_DEFAULT;
+            }
+        }
+    }
     for (size_t i = 0; i < ctx->n; i++) {
         ini_item *it = &ctx->items[i];
-        bool match = want_section ? strcmp(it->section, want_section) == 0
-                                  : global_section(it->section);
-        if (!match)
+        if (!item_matches(it, want_section))
             continue;
-        if (!pc_cfg_find(it->key)) {
-            pc_err(PC_E_CONFIG, "%s:%d: unknown setting \"%s\"", path, it->line, it->key);
-            pc_err_hint("The settings are listed by `pgcask help config`.");
-            return PC_E_CONFIG;
-        }
         pc_status st = pc_cfg_set(c, it->key, it->value, PC_CFG_SRC_FILE);
         if (st) {
             pc_err_context("%s:%d", path, it->line);
-            return PC_E_CONFIG;
+            return as_config_error();
         }
     }
     return PC_OK;
@@ -469,11 +495,15 @@ static pc_status load_ini(pc_cfg *c, const char *path, bool must_exist)
         st = pc_err(PC_E_CONFIG, "%s:%d: syntax error", path, r);
         pc_err_hint("Lines are `name = value`; sections are [pgcask] or [server:NAME].");
     }
+    /* every section is checked, not only the one in use: a typo must not wait for its server */
     for (size_t i = 0; st == PC_OK && i < ctx.n; i++) {
-        const char *s = ctx.items[i].section;
-        if (!global_section(s) && strncmp(s, "server:", 7) != 0) {
-            st = pc_err(PC_E_CONFIG, "%s:%d: unknown section [%s]", path, ctx.items[i].line, s);
+        const ini_item *it = &ctx.items[i];
+        if (!global_section(it->section) && strncmp(it->section, "server:", 7) != 0) {
+            st = pc_err(PC_E_CONFIG, "%s:%d: unknown section [%s]", path, it->line, it->section);
             pc_err_hint("Use [pgcask] for common settings and [server:NAME] for one server.");
+        } else if (!pc_cfg_find(it->key)) {
+            st = pc_err(PC_E_CONFIG, "%s:%d: unknown setting \"%s\"", path, it->line, it->key);
+            pc_err_hint("The settings are listed by `pgcask help config`.");
         }
     }
     if (st == PC_OK)

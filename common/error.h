@@ -37,7 +37,7 @@ typedef struct pc_error {
 
 /* Record an error (replacing any earlier one on this thread) and return st. */
 pc_status pc_err(pc_status st, const char *fmt, ...) PC_PRINTF(2, 3);
-pc_status pc_verr(pc_status st, const char *fmt, va_list ap);
+pc_status pc_verr(pc_status st, const char *fmt, va_list ap) PC_PRINTF(2, 0);
 /* Add detail / hint lines to the current record. */
 void pc_err_detail(const char *fmt, ...) PC_PRINTF(1, 2);
 void pc_err_hint(const char *fmt, ...) PC_PRINTF(1, 2);

@@ -17,6 +17,8 @@
 
 pc_status pc_mkdirs(const char *path, mode_t mode)
 {
+    if (path[0] == '\0')
+        return pc_err(PC_E_IO, "could not create directory \"\": empty path");
     char *p = pc_strdup(path);
     if (!p)
         return PC_E_INTERNAL;
@@ -187,6 +189,8 @@ char *pc_path_join(const char *a, const char *b)
     size_t la = strlen(a);
     while (la > 1 && a[la - 1] == '/')
         la--;
+    if (la == 1 && a[0] == '/')
+        la = 0; /* "/" + "b" is "/b", not "//b" */
     while (*b == '/')
         b++;
     return pc_asprintf("%.*s/%s", (int)la, a, b);

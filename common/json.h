@@ -59,9 +59,11 @@ typedef struct pc_json pc_json; /* a node; owned by the document root */
 #define PC_JSON_MAX_DEPTH 64
 
 /*
- * Parse `len` bytes. Fails with PC_E_CORRUPT (message: "invalid JSON in
- * <what>: <reason> at line L column C") when malformed, larger than max_len,
- * or nested deeper than PC_JSON_MAX_DEPTH. Free the root with pc_json_free.
+ * Parse `len` bytes (no terminator needed). Fails with PC_E_CORRUPT (message:
+ * "invalid JSON in <what>: <reason> at line L column C") when malformed,
+ * larger than max_len, or nested deeper than PC_JSON_MAX_DEPTH. Duplicate
+ * object keys and "\u0000" in strings count as malformed. Any value may be
+ * the top level. Free the root with pc_json_free.
  */
 pc_status pc_json_parse(const char *data, size_t len, size_t max_len, const char *what,
                         pc_json **root);

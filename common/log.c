@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,11 @@ pc_log_format pc_log_get_format(void)
 void pc_log_set_tag(const char *tag)
 {
     g_tag = tag;
+}
+
+const char *pc_log_get_tag(void)
+{
+    return g_tag;
 }
 
 bool pc_log_enabled(pc_log_level lvl)
@@ -86,20 +92,33 @@ static const char *level_json(pc_log_level lvl)
 void pc_log_raw_line(const char *line, size_t len)
 {
     /* One write(2) per line so concurrent threads and processes do not interleave. */
+    int saved = errno; /* logging never changes what a caller's %m will print */
     while (len > 0) {
         ssize_t n = write(STDERR_FILENO, line, len);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
-            return;
+            break;
         line += n;
         len -= (size_t)n;
     }
+    errno = saved;
+}
+
+/* A value that would break key=value parsing or the one-line rule is written JSON-quoted. */
+static bool needs_quotes(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == '"' || *s == '=' || *s == 0x7F)
+            return true;
+    return false;
 }
 
 static void field_text(pc_buf *b, const pc_log_field *f)
 {
     switch (f->type) {
     case PC_LF_STR:
-        if (f->v.s && strpbrk(f->v.s, " \t\"=") != NULL) {
+        if (f->v.s && needs_quotes(f->v.s)) {
             pc_buf_printf(b, " %s=", f->key);
             pc_json_escape(b, f->v.s, strlen(f->v.s));
         } else {
@@ -142,6 +161,7 @@ static void field_json(pc_jw *w, const pc_log_field *f)
     }
 }
 
+PC_PRINTF(4, 0)
 static void vlog(pc_log_level lvl, const pc_log_field *fields, size_t nfields, const char *fmt,
                  va_list ap)
 {
@@ -153,6 +173,7 @@ static void vlog(pc_log_level lvl, const pc_log_field *fields, size_t nfields, c
 
     if (!pc_log_enabled(lvl))
         return;
+    int saved = errno;
     vsnprintf(msg, sizeof msg, fmt, ap);
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
@@ -185,6 +206,7 @@ static void vlog(pc_log_level lvl, const pc_log_field *fields, size_t nfields, c
     pc_buf_append(&b, "\n", 1);
     pc_log_raw_line((const char *)b.data, b.len);
     pc_buf_free(&b);
+    errno = saved;
 }
 
 void pc_log(pc_log_level lvl, const char *fmt, ...)

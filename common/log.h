@@ -57,6 +57,7 @@ void pc_log_set_format(pc_log_format fmt);
 pc_log_format pc_log_get_format(void);
 /* A short tag printed in every line (the command name), may be NULL. */
 void pc_log_set_tag(const char *tag);
+const char *pc_log_get_tag(void);
 bool pc_log_enabled(pc_log_level lvl);
 
 void pc_log(pc_log_level lvl, const char *fmt, ...) PC_PRINTF(2, 3);

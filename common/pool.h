@@ -9,6 +9,11 @@
  * kept and returned by pc_pool_wait, which waits for every submitted task.
  * pc_pool_submit blocks while the queue is full (back-pressure keeps memory
  * bounded). Tasks must not call pc_pool_wait on their own pool.
+ *
+ * Every submitted task runs, even after another one failed, because a task
+ * may own its argument; a producer that wants to stop early checks
+ * pc_pool_failed before submitting more. The first failure stays recorded:
+ * later calls of pc_pool_wait return it again.
  */
 
 #include <stddef.h>

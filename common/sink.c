@@ -322,6 +322,13 @@ pc_status pc_sink_file_new(const char *path, mode_t mode, int flags, pc_sink **o
     return PC_OK;
 }
 
+int pc_sink_file_fd(const pc_sink *s)
+{
+    if (s->ops != &file_ops || s->state != PC_SINK_OPEN)
+        return -1;
+    return ((const file_sink *)s)->fd;
+}
+
 /* ---- counter ---- */
 
 typedef struct count_sink {

@@ -100,6 +100,12 @@ pc_status pc_sink_mem_new(pc_buf *target, pc_sink **out);
  * the temp file. Nothing is visible at `path` until finish succeeded.
  */
 pc_status pc_sink_file_new(const char *path, mode_t mode, int flags, pc_sink **out);
+/*
+ * The temp file's descriptor of a pc_sink_file_new stage while it is open, so
+ * a caller can attach extended attributes before the commit makes the file
+ * visible; -1 for any other stage or once finished or aborted. Borrowed.
+ */
+int pc_sink_file_fd(const pc_sink *s);
 
 /* Writes into an already open fd (not closed, not synced). For stdout. */
 pc_status pc_sink_fd_new(int fd, pc_sink **out);

@@ -175,6 +175,8 @@ pc_status pc_time_parse(const char *text, int64_t *epoch_us)
             p++;
         if (isdigit((unsigned char)*p) && digits(&p, 2, &om))
             goto bad;
+        if (oh > 15 || om > 59) /* PostgreSQL's own limit on UTC offsets */
+            goto bad;
         offset_s = sign * (oh * 3600 + om * 60);
     } else if (strncmp(p, "UTC", 3) == 0) {
         p += 3;
