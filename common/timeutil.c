@@ -117,15 +117,28 @@ static int digits(const char **p, int n, int *out)
     return 0;
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
+/* Howard Hinnant's civil-date algorithms (proleptic Gregorian, day 0 = 1970-01-01). */
+int64_t pc_days_from_civil(int64_t y, int m, int d)
 {
-    /* Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date. */
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
     int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
+}
+
+void pc_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
 }
 
 pc_status pc_time_parse(const char *text, int64_t *epoch_us)
@@ -137,8 +150,7 @@ pc_status pc_time_parse(const char *text, int64_t *epoch_us)
 
     while (isspace((unsigned char)*p))
         p++;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-        digits(&p, 2, &D))
+    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D))
         goto bad;
     if (*p == 'T' || *p == ' ') {
         p++;
@@ -193,8 +205,8 @@ pc_status pc_time_parse(const char *text, int64_t *epoch_us)
         if (D > mdays[M - 1] || (M == 2 && D == 29 && !leap))
             goto bad;
     }
-    *epoch_us = (days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + s - offset_s) * 1000000 +
-                usec;
+    *epoch_us =
+        (pc_days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + s - offset_s) * 1000000 + usec;
     return PC_OK;
 bad:
     pc_err(PC_E_USAGE, "invalid timestamp \"%s\"", text);

@@ -12,7 +12,8 @@
 /* Monotonic milliseconds / microseconds since an arbitrary origin. */
 int64_t pc_now_mono_ms(void);
 int64_t pc_now_mono_us(void);
-/* Wall clock, microseconds since the epoch. Tests may override with PGCASK_FAKE_NOW (epoch seconds). */
+/* Wall clock, microseconds since the epoch. Tests may override with PGCASK_FAKE_NOW (epoch
+ * seconds). */
 int64_t pc_now_us(void);
 void pc_sleep_ms(int64_t ms);
 
@@ -24,6 +25,10 @@ void pc_time_barman(int64_t epoch_us, char *out, size_t outlen);
 void pc_time_ctime(int64_t epoch_us, char *out, size_t outlen);
 /* Barman backup id YYYYMMDDTHHMMSS in UTC. */
 void pc_time_backup_id(int64_t epoch_us, char *out, size_t outlen);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t pc_days_from_civil(int64_t y, int m, int d);
+void pc_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 
 /*
  * Parse a timestamp as a DBA writes it or PostgreSQL prints it:
