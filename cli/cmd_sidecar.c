@@ -1,0 +1,72 @@
+/*
+ * pgcask sidecar: serve CNPG-I on a unix socket (plugin-grpc/sidecar.h), or,
+ * as `pgcask sidecar healthcheck`, ask a running sidecar whether it serves:
+ * the container's startup probe.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/config.h"
+#include "common/error.h"
+
+#ifdef PGCASK_HAVE_SIDECAR
+
+#include "plugin-grpc/sidecar.h"
+
+/* The probe runs every few seconds; a sidecar that cannot answer this fast is not ready. */
+#define HEALTHCHECK_TIMEOUT_MS 3000
+
+pc_status cmd_sidecar(cli_ctx *ctx)
+{
+    sc_opts o = {
+        .plugin_dir = cli_opt_str(ctx, "plugin-dir"),
+        .plugin_name = cli_opt_str(ctx, "plugin-name"),
+        .mode = SC_MODE_INSTANCE,
+    };
+    bool health = ctx->npos == 1 && strcmp(ctx->pos[0], "healthcheck") == 0;
+    if (ctx->npos == 1 && !health) {
+        pc_err(PC_E_USAGE, "sidecar: unknown subcommand \"%s\"", ctx->pos[0]);
+        pc_err_hint("The only subcommand is healthcheck.");
+        return PC_E_USAGE;
+    }
+    if (health) {
+        if (cli_opt_str(ctx, "mode") || cli_opt_str(ctx, "workers"))
+            return pc_err(PC_E_USAGE, "sidecar healthcheck: --mode and --workers apply to the "
+                                      "sidecar itself");
+        char *path = sc_socket_path(&o);
+        if (!path)
+            return PC_E_INTERNAL;
+        pc_status st = sc_healthcheck(path, HEALTHCHECK_TIMEOUT_MS);
+        free(path);
+        return st;
+    }
+    const char *mode = cli_opt_str(ctx, "mode");
+    if (mode) {
+        pc_status st = sc_mode_parse(mode, &o.mode);
+        if (st != PC_OK)
+            return st;
+    }
+    const char *workers = cli_opt_str(ctx, "workers");
+    if (workers) {
+        int64_t n;
+        if (pc_parse_int(workers, 1, 64, &n) != PC_OK) {
+            pc_err(PC_E_USAGE, "sidecar: invalid --workers \"%s\"", workers);
+            pc_err_hint("Give a number from 1 to 64.");
+            return PC_E_USAGE;
+        }
+        o.workers = (int)n;
+    }
+    return sc_run(ctx->cfg, &o);
+}
+
+#else
+
+pc_status cmd_sidecar(cli_ctx *ctx)
+{
+    pc_err(PC_E_USAGE, "this pgcask was built without the CNPG-I sidecar");
+    pc_err_hint("Rebuild with -DPGCASK_WITH_GRPC=ON (needs libgrpc-dev and libprotobuf-c-dev).");
+    return PC_E_USAGE;
+}
+
+#endif
