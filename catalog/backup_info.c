@@ -369,7 +369,7 @@ static pc_status set_field(cat_binfo *b, const fdesc *d, const char *v)
     case K_LABEL: {
         if ((st = literal(d->key, v, &lit)) != PC_OK)
             return st;
-        char *text;
+        char *text = NULL;
         st = py_text(d->key, lit, &text);
         cat_py_free(lit);
         if (st)

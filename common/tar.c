@@ -626,7 +626,7 @@ static pc_status apply_pax(tar_reader *r, bool global)
             if (!v)
                 return PC_E_INTERNAL;
             pc_status st = PC_OK;
-            int64_t num;
+            int64_t num = 0;
 #define KEY_IS(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
             if (KEY_IS("path")) {
                 free(r->x_path);

@@ -10,13 +10,71 @@
  *   0x02-0x7f reserved unskippable, 0x80-0xfd reserved skippable, 0xfe padding
  */
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <snappy-c.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/hash.h"
 #include "compress/internal.h"
+
+/*
+ * libsnappy is C++ and drags libstdc++ into every process that links it;
+ * it is loaded on first use instead, so pgcask's start-up stays cheap for
+ * the commands that never see snappy (docs/architecture.md).
+ */
+static struct {
+    snappy_status (*compress)(const char *in, size_t n, char *out, size_t *outlen);
+    snappy_status (*uncompress)(const char *in, size_t n, char *out, size_t *outlen);
+    size_t (*max_compressed_length)(size_t n);
+    snappy_status (*uncompressed_length)(const char *in, size_t n, size_t *result);
+} sn_api;
+static pthread_once_t sn_once = PTHREAD_ONCE_INIT;
+static char sn_load_error[256];
+
+static int sn_sym(void *lib, const char *name, void *slot)
+{
+    void *p = dlsym(lib, name);
+    if (!p)
+        return -1;
+    memcpy(slot, &p, sizeof p);
+    return 0;
+}
+
+static void sn_load_once(void)
+{
+    void *lib = dlopen("libsnappy.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(sn_load_error, sizeof sn_load_error, "could not load libsnappy: %s", dlerror());
+        return;
+    }
+    if (sn_sym(lib, "snappy_compress", &sn_api.compress) ||
+        sn_sym(lib, "snappy_uncompress", &sn_api.uncompress) ||
+        sn_sym(lib, "snappy_max_compressed_length", &sn_api.max_compressed_length) ||
+        sn_sym(lib, "snappy_uncompressed_length", &sn_api.uncompressed_length)) {
+        snprintf(sn_load_error, sizeof sn_load_error, "libsnappy lacks its C interface");
+        memset(&sn_api, 0, sizeof sn_api);
+        dlclose(lib);
+    }
+}
+
+static pc_status sn_load(void)
+{
+    pthread_once(&sn_once, sn_load_once);
+    if (sn_api.compress)
+        return PC_OK;
+    pc_err(PC_E_INTERNAL, "%s", sn_load_error);
+    pc_err_hint("snappy needs the library: apt-get install libsnappy1v5.");
+    return PC_E_INTERNAL;
+}
+
+#define snappy_compress              (*sn_api.compress)
+#define snappy_uncompress            (*sn_api.uncompress)
+#define snappy_max_compressed_length (*sn_api.max_compressed_length)
+#define snappy_uncompressed_length   (*sn_api.uncompressed_length)
 
 #define SN_BLOCK     65536u /* most uncompressed bytes in one chunk */
 #define SN_HDR       4u     /* type + 3-byte length */
@@ -286,6 +344,11 @@ static const pc_sink_ops sn_decompress_ops = {.name = "snappy-decompress",
 
 static pc_status sn_new(const pc_sink_ops *ops, uint64_t max_out, pc_sink *next, pc_sink **out)
 {
+    pc_status lst = sn_load();
+    if (lst) {
+        pc_sink_free(next);
+        return lst;
+    }
     sn_stage *s = pc_calloc(1, sizeof *s);
     if (!s) {
         pc_sink_free(next);

@@ -2,6 +2,7 @@
  * The s3:// driver: request signing, retries and error mapping, and every
  * operation of repo_driver except the streaming put (s3_upload.c).
  */
+#include "s3/s3_curl.h"
 #include "s3/s3_int.h"
 
 #include <ctype.h>
@@ -12,7 +13,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
 
 #include "common/error.h"
 #include "common/hash.h"
@@ -527,6 +527,9 @@ static pc_status parse_endpoint(s3 *d, const char *ep, bool virtual_host)
 
 static pc_status s3_open(const repo_opts *o, const char *rest, void **impl)
 {
+    pc_status lst = s3_curl_load();
+    if (lst)
+        return lst;
     s3 *d = pc_calloc(1, sizeof *d);
     if (!d)
         return PC_E_INTERNAL;

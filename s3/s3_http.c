@@ -1,4 +1,5 @@
 /* One HTTP exchange on libcurl, with a pool of easy handles and an upload rate limit. */
+#include "s3/s3_curl.h"
 #include "s3/s3_http.h"
 
 #include <ctype.h>
@@ -9,7 +10,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
 
 #include "common/error.h"
 #include "common/timeutil.h"
@@ -28,20 +28,11 @@ struct s3_http {
     int64_t tb_next_us; /* when the next throttled byte may go */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 pc_status s3_http_new(const s3_http_opts *o, s3_http **out)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return pc_err(PC_E_INTERNAL, "could not initialise libcurl: %s",
-                      curl_easy_strerror(curl_init_rc));
+    pc_status st = s3_curl_load();
+    if (st)
+        return st;
     s3_http *h = pc_calloc(1, sizeof *h);
     if (!h)
         return PC_E_INTERNAL;

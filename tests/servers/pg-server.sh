@@ -108,7 +108,8 @@ switch)
     ;;
 wait-archived)
     load_env
-    target=$(sql "select pg_walfile_name(pg_current_wal_lsn() - 1)")
+    # the segment ending where pg_switch_wal() leaves us (nothing to switch: the last complete one)
+    target=$(sql "select pg_walfile_name(pg_switch_wal() - 1)")
     deadline=$(( $(date +%s) + ${1:-120} ))
     while :; do
         last=$(sql "select coalesce(last_archived_wal,'') from pg_stat_archiver")

@@ -5,8 +5,10 @@
 # Content-MD5 (BadDigest), supports ListObjectsV2, ranged GET, multipart
 # upload with abort, and DeleteObjects.
 #
-#   s3-server.sh start DIR    install if missing, start, create the bucket; writes DIR/env
-#   s3-server.sh stop DIR     stop what `start DIR` started
+#   s3-server.sh start DIR       install if missing, start, create the bucket; writes DIR/env
+#   s3-server.sh stop DIR        stop what `start DIR` started
+#   s3-server.sh restart DIR     stop and start again with the same data, ports and env
+#   s3-server.sh kill-proxy DIR  SIGKILL the plain-HTTP proxy (a crash in the middle of requests)
 #
 # DIR/env exports: S3_ENDPOINT, S3_ENDPOINT_TLS, S3_CA_FILE, S3_BUCKET,
 # AWS_ACCESS_KEY_ID=test:tester, AWS_SECRET_ACCESS_KEY=testing,
@@ -17,27 +19,79 @@ set -euo pipefail
 
 cmd=${1:-}
 BASE=${2:-}
-[ -n "$cmd" ] && [ -n "$BASE" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$BASE" ] || { echo "usage: $0 start|stop|restart|kill-proxy DIR" >&2; exit 2; }
 BUCKET=${S3_BUCKET:-test}
 WORKERS=${SWIFT_WORKERS:-2}
 RUN_AS=swift
 
-stop_all() {
-    [ -d "$BASE/run" ] || return 0
-    for f in "$BASE"/run/*.pid; do
+# Each pid file holds a runuser process; the server under it called setsid, so
+# it leads its own process group with its workers: signal that group. A dead
+# process may stay a zombie for a while here (slow reaping), so it counts as gone.
+running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st:0:1}" != Z ]; }
+
+stop_pidfiles() { # signal pidfile...
+    local sig=$1 f pid k groups=() runusers=()
+    shift
+    for f in "$@"; do
         [ -e "$f" ] || continue
         pid=$(cat "$f")
-        kill "$pid" 2>/dev/null || true
-        # swift servers fork workers: stop the whole process group too
-        kill -- "-$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
-        rm -f "$f"
+        runusers+=("$pid")
+        for k in $(pgrep -P "$pid" 2>/dev/null || true); do groups+=("$k"); done
     done
+    for k in "${groups[@]}"; do kill "-$sig" -- "-$k" 2>/dev/null || true; done
+    for _ in $(seq 50); do
+        local alive=
+        for k in "${groups[@]}"; do running "$k" && alive=1; done
+        [ -n "$alive" ] || break
+        sleep 0.1
+    done
+    for k in "${groups[@]}"; do kill -9 -- "-$k" 2>/dev/null || true; done
+    # runuser has nothing left to do (it would linger 2 s after forwarding a signal)
+    for k in "${runusers[@]}"; do kill -9 "$k" 2>/dev/null || true; done
+    rm -f "$@"
 }
 
+stop_all() {
+    [ -d "$BASE/run" ] || return 0
+    stop_pidfiles TERM "$BASE"/run/*.pid
+}
+
+# Start memcached and the servers from the configuration in $BASE/etc; wait for the proxy.
+launch() {
+    local port mport
+    port=$(sed -n 's/^bind_port = //p' "$ETC/proxy-server.conf")
+    mport=$(sed -n 's/^memcache_servers = 127.0.0.1://p' "$ETC/proxy-server.conf")
+    runuser -u $RUN_AS -- setsid memcached -l 127.0.0.1 -p "$mport" -U 0 -m 64 \
+        >>"$BASE/log/memcached.log" 2>&1 </dev/null &
+    echo $! > "$BASE/run/memcached.pid"
+    for name in account container object proxy proxy-tls; do
+        runuser -u $RUN_AS -- setsid "swift-${name%-tls}-server" "$ETC/$name-server.conf" -v \
+            >>"$BASE/log/$name.log" 2>&1 </dev/null &
+        echo $! > "$BASE/run/$name.pid"
+    done
+    local ok=
+    for _ in $(seq 600); do
+        if curl -sf "http://127.0.0.1:$port/healthcheck" >/dev/null 2>&1; then ok=1; break; fi
+        sleep 0.2
+    done
+    [ -n "$ok" ] || { echo "s3-server.sh: the proxy did not come up; see $BASE/log" >&2; tail -20 "$BASE"/log/proxy.log >&2 || true; exit 1; }
+}
+
+ETC=$BASE/etc
+case $cmd in
+kill-proxy)
+    stop_pidfiles KILL "$BASE/run/proxy.pid"
+    exit 0 ;;
+restart)
+    [ -f "$BASE/env" ] || { echo "s3-server.sh: nothing started in $BASE" >&2; exit 1; }
+    stop_all
+    launch
+    cat "$BASE/env"
+    exit 0 ;;
+esac
+
 if [ "$cmd" = stop ]; then stop_all; exit 0; fi
-[ "$cmd" = start ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ "$cmd" = start ] || { echo "usage: $0 start|stop|restart|kill-proxy DIR" >&2; exit 2; }
 
 need=()
 command -v swift-proxy-server >/dev/null || need+=(swift-proxy swift-object swift-container swift-account)
@@ -56,7 +110,6 @@ stop_all
 DATA=${SWIFT_DATA:-$BASE/srv}
 rm -rf "$BASE/etc" "$BASE/run" "$BASE/log" "$BASE/tls" "$DATA"
 mkdir -p "$BASE"/{etc,run,log,tls} "$DATA/d1"
-ETC=$BASE/etc
 cat > "$ETC/swift.conf" <<CONF
 [swift-hash]
 swift_hash_path_suffix = pgcask-test
@@ -134,21 +187,7 @@ sed -e "s|^bind_port = .*|bind_port = $TLS_PORT\ncert_file = $BASE/tls/cert.pem\
     "$ETC/proxy-server.conf" > "$ETC/proxy-tls-server.conf"
 chown -R $RUN_AS: "$BASE/etc" "$BASE/run" "$BASE/log" "$BASE/tls" "$DATA"
 
-runuser -u $RUN_AS -- setsid memcached -l 127.0.0.1 -p "$MPORT" -U 0 -m 64 \
-    >"$BASE/log/memcached.log" 2>&1 </dev/null &
-echo $! > "$BASE/run/memcached.pid"
-for name in account container object proxy proxy-tls; do
-    runuser -u $RUN_AS -- setsid "swift-${name%-tls}-server" "$ETC/$name-server.conf" -v \
-        >"$BASE/log/$name.log" 2>&1 </dev/null &
-    echo $! > "$BASE/run/$name.pid"
-done
-
-ok=
-for _ in $(seq 600); do
-    if curl -sf "http://127.0.0.1:$PORT/healthcheck" >/dev/null 2>&1; then ok=1; break; fi
-    sleep 0.2
-done
-[ -n "$ok" ] || { echo "s3-server.sh: the proxy did not come up; see $BASE/log" >&2; tail -20 "$BASE"/log/proxy.log >&2 || true; exit 1; }
+launch
 
 cat > "$BASE/env" <<ENV
 export S3_ENDPOINT=http://127.0.0.1:$PORT

@@ -1,0 +1,41 @@
+#!/bin/bash
+# install-deps.sh — install what pgcask needs from Debian 12 packages, only what is missing.
+#
+#   scripts/install-deps.sh               build, test and benchmark packages
+#   scripts/install-deps.sh --build-only  just what building needs (for images that only build)
+#
+# A no-op (one dpkg-query) when everything is there; otherwise one
+# `apt-get update` and one `apt-get install`. Runs as root, or through sudo.
+set -euo pipefail
+
+BUILD=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libbz2-dev
+       libzstd-dev liblz4-dev liblzma-dev libsnappy-dev libsqlite3-dev libpq-dev libjansson-dev
+       libexpat1-dev libinih-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
+       protobuf-compiler libcmocka-dev)
+# postgresql-contrib-15 is not listed: on Debian 12 it is a virtual package that
+# postgresql-15 provides (the contrib modules ship inside postgresql-15).
+TEST=(postgresql-15 swift-proxy swift-object swift-container swift-account memcached
+      python3-boto3 python3-grpcio python3-protobuf barman-cli-cloud pgbackrest valgrind gzip
+      bzip2 zstd lz4 xz-utils openssl curl awscli hyperfine time procps)
+
+case ${1:-} in
+    "") want=("${BUILD[@]}" "${TEST[@]}") ;;
+    --build-only) want=("${BUILD[@]}") ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown option $1 (use --build-only)" >&2; exit 2 ;;
+esac
+
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${want[@]}" 2>/dev/null |
+            awk '$2 == "ii" { print $1 }' || true)
+missing=()
+for p in "${want[@]}"; do
+    grep -qxF "$p" <<<"$installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps.sh: installing ${missing[*]}" >&2
+SUDO=()
+[ "$(id -u)" = 0 ] || SUDO=(sudo)
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
