@@ -47,6 +47,8 @@ typedef struct cli_command {
 struct cli_ctx {
     const cli_command *cmd;
     const char *argv0;
+    int argc;    /* the command's argv (argv[0] is the program or "pgcask COMMAND") */
+    char **argv;
     pc_cfg *cfg;
     int npos;
     char **pos; /* positional arguments (borrowed from argv) */
@@ -81,6 +83,16 @@ const cli_command *cli_commands(void);
 
 /* Commands, one file each (cli/cmd_*.c). */
 pc_status cmd_repo(cli_ctx *ctx);
+pc_status cmd_sidecar(cli_ctx *ctx);
 pc_status cmd_help(cli_ctx *ctx);
+pc_status cmd_wal_archive(cli_ctx *ctx);
+pc_status cmd_wal_restore(cli_ctx *ctx);
+pc_status cmd_check_wal_archive(cli_ctx *ctx);
+pc_status cmd_catalog(cli_ctx *ctx);
+pc_status cmd_barman_wal_archive(cli_ctx *ctx);
+pc_status cmd_barman_wal_restore(cli_ctx *ctx);
+pc_status cmd_barman_check_wal_archive(cli_ctx *ctx);
+pc_status cmd_backup(cli_ctx *ctx);
+pc_status cmd_barman_backup(cli_ctx *ctx);
 
 #endif

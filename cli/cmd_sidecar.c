@@ -3,12 +3,15 @@
  * as `pgcask sidecar healthcheck`, ask a running sidecar whether it serves:
  * the container's startup probe.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/config.h"
 #include "common/error.h"
+#include "common/fsutil.h"
 
 #ifdef PGCASK_HAVE_SIDECAR
 
@@ -62,10 +65,39 @@ pc_status cmd_sidecar(cli_ctx *ctx)
 
 #else
 
+/*
+ * The lean pgcask does not link gRPC (its C++ runtime and ~50 libraries
+ * would cost every archive_command call milliseconds at start-up): the
+ * sidecar is the pgcask-sidecar executable installed next to it, built from
+ * the same sources with the sidecar compiled in.
+ */
 pc_status cmd_sidecar(cli_ctx *ctx)
 {
-    pc_err(PC_E_USAGE, "this pgcask was built without the CNPG-I sidecar");
-    pc_err_hint("Rebuild with -DPGCASK_WITH_GRPC=ON (needs libgrpc-dev and libprotobuf-c-dev).");
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return pc_err(PC_E_INTERNAL, "could not find the pgcask executable: %m");
+    self[n] = '\0';
+    char *dir = pc_dirname(self);
+    char *exe = dir ? pc_path_join(dir, "pgcask-sidecar") : NULL;
+    free(dir);
+    if (!exe)
+        return PC_E_INTERNAL;
+    char **av = pc_calloc((size_t)ctx->argc + 2, sizeof *av);
+    if (!av) {
+        free(exe);
+        return PC_E_INTERNAL;
+    }
+    av[0] = exe;
+    av[1] = (char *)(uintptr_t) "sidecar";
+    for (int i = 1; i < ctx->argc; i++)
+        av[i + 1] = ctx->argv[i];
+    execv(exe, av);
+    pc_err(PC_E_USAGE, "the CNPG-I sidecar is not installed: could not run \"%s\": %m", exe);
+    pc_err_hint("Install pgcask-sidecar next to pgcask (cmake --install; it needs a build with "
+                "-DPGCASK_WITH_GRPC=ON).");
+    free(av);
+    free(exe);
     return PC_E_USAGE;
 }
 

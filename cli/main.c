@@ -14,11 +14,126 @@
 
 static const cli_opt no_opts[] = {{0}};
 
+/* Options every barman-cloud entry accepts (cloud_cli.py's common group, S3 part). */
+#define BARMAN_COMMON_OPTS                                                                         \
+    {"test", 't', CLI_NOARG, NULL, NULL, NULL, "check the connection to the store, then exit"},  \
+        {"cloud-provider", 0, CLI_ARG, NULL, NULL, "NAME", "aws-s3 (the only one supported)"},   \
+        {"endpoint-url", 0, CLI_ARG, "endpoint-url", NULL, "URL", "S3 endpoint"},                \
+        {"aws-profile", 'P', CLI_ARG, "aws-profile", NULL, "NAME", "AWS profile"},               \
+        {"profile", 0, CLI_ARG, "aws-profile", NULL, "NAME", "same as --aws-profile"},           \
+        {"read-timeout", 0, CLI_ARG, "read-timeout", NULL, "SECONDS", "S3 read timeout"}
+
+/* barman-cloud's compression flags: command-local, mapped in cli/cmd_wal.c. */
+#define BARMAN_WAL_COMPRESSION_OPTS                                                                \
+    {"gzip", 'z', CLI_NOARG, NULL, NULL, NULL, "compress with gzip"},                             \
+        {"bzip2", 'j', CLI_NOARG, NULL, NULL, NULL, "compress with bzip2"},                       \
+        {"xz", 0, CLI_NOARG, NULL, NULL, NULL, "compress with xz"},                               \
+        {"snappy", 0, CLI_NOARG, NULL, NULL, NULL, "compress with snappy"},                       \
+        {"zstd", 0, CLI_NOARG, NULL, NULL, NULL, "compress with zstd"},                           \
+        {"lz4", 0, CLI_NOARG, NULL, NULL, NULL, "compress with lz4"}
+
+static const cli_opt wal_restore_opts[] = {
+    {"no-partial", 0, CLI_NOARG, NULL, NULL, NULL, "never restore a .partial file for a segment"},
+    {0},
+};
+
+static const cli_opt check_wal_opts[] = {
+    {"timeline", 0, CLI_ARG, NULL, NULL, "N", "only WAL of timeline N or later counts"},
+    {0},
+};
+
+static const cli_opt barman_wal_archive_opts[] = {
+    BARMAN_COMMON_OPTS,
+    BARMAN_WAL_COMPRESSION_OPTS,
+    {"compression-level", 0, CLI_ARG, "compression-level", NULL, "LEVEL",
+     "a number, or low, medium, high"},
+    {"encryption", 'e', CLI_ARG, "encryption", NULL, "ENC", "AES256 or aws:kms"},
+    {"sse-kms-key-id", 0, CLI_ARG, "sse-kms-key-id", NULL, "ID", "KMS key for aws:kms"},
+    {"tag", 0, CLI_ARG, "tag", NULL, "KEY,VALUE", "tag every object (repeatable)"},
+    {"tags", 0, CLI_ARG, "tag", NULL, "KEY,VALUE", "deprecated: one KEY,VALUE per --tags"},
+    {"history-tag", 0, CLI_ARG, "history-tag", NULL, "KEY,VALUE", "tag .history objects"},
+    {"history-tags", 0, CLI_ARG, "history-tag", NULL, "KEY,VALUE",
+     "deprecated: one KEY,VALUE per --history-tags"},
+    {0},
+};
+
+static const cli_opt barman_wal_restore_opts[] = {
+    BARMAN_COMMON_OPTS,
+    {"no-partial", 0, CLI_NOARG, NULL, NULL, NULL, "never restore a .partial file for a segment"},
+    {0},
+};
+
+static const cli_opt barman_check_wal_opts[] = {
+    BARMAN_COMMON_OPTS,
+    {"timeline", 0, CLI_ARG, NULL, NULL, "N", "only WAL of timeline N or later counts"},
+    {0},
+};
+
+/* pgcask backup and barman-cloud-backup share these (cli/cmd_backup.c reads them). */
+#define BACKUP_PG_OPTS                                                                             \
+    {"host", 'h', CLI_ARG, NULL, NULL, "HOST", "PostgreSQL host or socket directory [PGHOST]"},  \
+        {"port", 'p', CLI_ARG, NULL, NULL, "PORT", "PostgreSQL port [PGPORT]"},                   \
+        {"user", 'U', CLI_ARG, NULL, NULL, "USER", "PostgreSQL user [PGUSER]"},                   \
+        {"dbname", 'd', CLI_ARG, NULL, NULL, "DBNAME",                                            \
+         "database name or a full conninfo string [postgres]"},                                   \
+        {"name", 'n', CLI_ARG, NULL, NULL, "NAME",                                                \
+         "a name for the backup (stored in backup.info)"},                                        \
+        {"immediate-checkpoint", 0, CLI_NOARG, NULL, NULL, NULL,                                  \
+         "start with a fast checkpoint instead of a spread one"},                                 \
+        {"jobs", 'J', CLI_ARG, NULL, NULL, "N",                                                   \
+         "compression threads (zstd) and parts uploaded at once [default: 2]"},                   \
+        {"max-archive-size", 'S', CLI_ARG, NULL, NULL, "SIZE",                                    \
+         "start a new archive part past this stored size [default: 100GB]"},                      \
+        {"wal-timeout", 0, CLI_ARG, NULL, NULL, "DURATION",                                       \
+         "wait this long for the backup's WAL to be archived [default: 10m]"},                    \
+        {"gzip", 'z', CLI_NOARG, NULL, NULL, NULL, "compress the archives with gzip"},            \
+        {"bzip2", 'j', CLI_NOARG, NULL, NULL, NULL, "compress the archives with bzip2"},          \
+        {"snappy", 0, CLI_NOARG, NULL, NULL, NULL, "compress the archives with snappy"},          \
+        {"lz4", 0, CLI_NOARG, NULL, NULL, NULL, "compress the archives with lz4"}
+
+static const cli_opt backup_opts[] = {
+    BACKUP_PG_OPTS,
+    {"zstd", 0, CLI_NOARG, NULL, NULL, NULL, "compress the archives with zstd (the default)"},
+    {"compression", 0, CLI_ARG, NULL, NULL, "CODEC",
+     "archive codec: zstd, lz4, gzip, bzip2, xz, snappy or none [default: zstd]"},
+    {"compression-level", 0, CLI_ARG, NULL, NULL, "LEVEL",
+     "a number, or low, medium, high [default: the codec's]"},
+    {0},
+};
+
+static const cli_opt barman_backup_opts[] = {
+    BARMAN_COMMON_OPTS,
+    BACKUP_PG_OPTS,
+    {"min-chunk-size", 0, CLI_ARG, NULL, NULL, "SIZE", "smallest multipart part size"},
+    {"max-bandwidth", 0, CLI_ARG, NULL, NULL, "BYTES", "upload bandwidth limit in bytes/s"},
+    {"encryption", 'e', CLI_ARG, "encryption", NULL, "ENC", "AES256 or aws:kms"},
+    {"sse-kms-key-id", 0, CLI_ARG, "sse-kms-key-id", NULL, "ID", "KMS key for aws:kms"},
+    {"tag", 0, CLI_ARG, "tag", NULL, "KEY,VALUE", "tag every object (repeatable)"},
+    {"tags", 0, CLI_ARG, "tag", NULL, "KEY,VALUE", "deprecated: one KEY,VALUE per --tags"},
+    {0},
+};
+
 static const cli_opt repo_opts[] = {
-    {"output", 'o', CLI_ARG, NULL, NULL, "FILE", "repo get: write to FILE instead of stdout"},
-    {"delimiter", 'd', CLI_ARG, NULL, NULL, "C", "repo ls: fold keys at this delimiter"},
-    {"recursive", 'r', CLI_NOARG, NULL, NULL, NULL, "repo ls: list every key (no delimiter)"},
-    {"long", 'l', CLI_NOARG, NULL, NULL, NULL, "repo ls: show size, time and ETag"},
+    {"output", 'o', CLI_ARG, NULL, NULL, "FILE",
+     "get: write to FILE (atomically) instead of stdout"},
+    {"decompress", 0, CLI_NOARG, NULL, NULL, NULL,
+     "get: decompress by the key's extension (.gz .bz2 .zst .lz4 .xz .snappy)"},
+    {"delimiter", 'd', CLI_ARG, NULL, NULL, "C", "ls: fold keys at C instead of '/'"},
+    {"recursive", 'r', CLI_NOARG, NULL, NULL, NULL, "ls: list every key (no delimiter)"},
+    {"long", 'l', CLI_NOARG, NULL, NULL, NULL, "ls: show size, time and ETag"},
+    {"meta", 0, CLI_ARG, NULL, NULL, "KEY=VALUE", "put: store user metadata (repeatable)"},
+    {"abort", 0, CLI_NOARG, NULL, NULL, NULL, "uploads: abort the unfinished uploads"},
+    {0},
+};
+
+static const cli_opt sidecar_opts[] = {
+    {"plugin-dir", 0, CLI_ARG, NULL, NULL, "DIR",
+     "directory of the CNPG-I sockets [default: /plugins]"},
+    {"plugin-name", 0, CLI_ARG, NULL, NULL, "NAME",
+     "plugin name, also the socket's file name [default: barman-cloud.cloudnative-pg.io]"},
+    {"mode", 0, CLI_ARG, NULL, NULL, "MODE",
+     "instance (PostgreSQL pods) or restore (the restore Job) [default: instance]"},
+    {"workers", 0, CLI_ARG, NULL, NULL, "N", "calls served at once, 1 to 64 [default: 8]"},
     {0},
 };
 
@@ -27,11 +142,40 @@ static const cli_opt repo_opts[] = {
  * (an argv[0] of that name selects the entry directly).
  */
 static const cli_command commands[] = {
-    {"repo", cmd_repo, repo_opts, "[OPTIONS] check|ls [PREFIX]|get KEY|put KEY FILE|rm KEY...",
-     "Inspect the repository: check connectivity, list, read, write and delete objects.", 1, -1,
+    {"wal-archive", cmd_wal_archive, no_opts, "[OPTIONS] WAL_PATH",
+     "archive_command: archive a WAL file (and other .ready files in parallel).", 1, 1, false},
+    {"wal-restore", cmd_wal_restore, wal_restore_opts, "[OPTIONS] WAL_NAME DEST",
+     "restore_command: restore a WAL file, prefetching the next ones.", 2, 2, false},
+    {"check-wal-archive", cmd_check_wal_archive, check_wal_opts, "[OPTIONS]",
+     "Check that the server's WAL archive is empty (creating the bucket if missing).", 0, 0,
      false},
+    {"catalog", cmd_catalog, no_opts, "[OPTIONS] sync",
+     "Rebuild the local catalog from the repository.", 1, 1, false},
+    {"backup", cmd_backup, backup_opts, "[OPTIONS]",
+     "Take a full backup over the replication protocol into the repository.", 0, 0, false},
+    {"repo", cmd_repo, repo_opts,
+     "[OPTIONS] check | create | ls [PREFIX] | get KEY | put KEY FILE|- | rm KEY... | head KEY | "
+     "uploads [PREFIX]",
+     "Act on the repository directly: check, create, ls, get, put, rm, head, uploads.",
+     1, -1, false},
+    {"sidecar", cmd_sidecar, sidecar_opts, "[OPTIONS] [healthcheck]",
+     "Serve CloudNativePG's plugin interface (CNPG-I) on a unix socket; `healthcheck` asks a "
+     "running sidecar.",
+     0, 1, false},
     {"help", cmd_help, no_opts, "[COMMAND|config|exit-codes]",
      "Show the commands, one command's options, the settings or the exit codes.", 0, 1, false},
+    {"barman-cloud-wal-archive", cmd_barman_wal_archive, barman_wal_archive_opts,
+     "[OPTIONS] DESTINATION_URL SERVER_NAME WAL_PATH",
+     "Archive a WAL file (barman-cloud compatible).", 2, 3, true},
+    {"barman-cloud-wal-restore", cmd_barman_wal_restore, barman_wal_restore_opts,
+     "[OPTIONS] SOURCE_URL SERVER_NAME WAL_NAME WAL_DEST",
+     "Restore a WAL file (barman-cloud compatible).", 2, 4, true},
+    {"barman-cloud-check-wal-archive", cmd_barman_check_wal_archive, barman_check_wal_opts,
+     "[OPTIONS] DESTINATION_URL SERVER_NAME",
+     "Check that a WAL archive is empty (barman-cloud compatible).", 2, 2, true},
+    {"barman-cloud-backup", cmd_barman_backup, barman_backup_opts,
+     "[OPTIONS] DESTINATION_URL SERVER_NAME",
+     "Back up a PostgreSQL server into the store (barman-cloud compatible).", 2, 2, true},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, false},
 };
 
@@ -120,7 +264,10 @@ static int finish(const cli_command *cmd, pc_status st)
             /* a status without a record is a bug; still say something useful */
             pc_err(st, "%s failed (%s)", cmd ? cmd->name : "pgcask", pc_status_name(st));
         }
-        pc_err_print(pc_err_get());
+        if (pc_err_get()->quiet)
+            pc_info("%s", pc_err_get()->message);
+        else
+            pc_err_print(pc_err_get());
     }
     fflush(stdout);
     if (cmd && cmd->barman)

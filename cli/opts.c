@@ -176,6 +176,8 @@ pc_status cli_parse(const cli_command *cmd, int argc, char **argv, cli_ctx *ctx,
     memset(ctx, 0, sizeof *ctx);
     ctx->cmd = cmd;
     ctx->argv0 = argv[0];
+    ctx->argc = argc;
+    ctx->argv = argv;
     if ((st = pc_cfg_new(&ctx->cfg)) != PC_OK)
         return st;
 

@@ -67,6 +67,9 @@ static const pc_cfg_desc settings[] = {
      "WAL files archived or prefetched in parallel by one call"},
     {"wal-segment-size", PC_CFG_SIZE, "16MiB", NULL, 0,
      "WAL segment size of the cluster (initdb --wal-segsize)"},
+    /* sidecar */
+    {"objectstore-dir", PC_CFG_STRING, "/etc/pgcask/objectstores", NULL, 0,
+     "sidecar: directory of <barmanObjectName>.conf files, one per object store"},
     /* logging */
     {"log-format", PC_CFG_STRING, "text", NULL, 0, "log format: text or json"},
     {"log-level", PC_CFG_STRING, "warning", NULL, 0,

@@ -15,6 +15,7 @@ pc_status pc_verr(pc_status st, const char *fmt, va_list ap)
     tl_err.sys_errno = saved;
     tl_err.detail[0] = '\0';
     tl_err.hint[0] = '\0';
+    tl_err.quiet = 0;
     errno = saved; /* for %m */
     vsnprintf(tl_err.message, sizeof tl_err.message, fmt, ap);
     errno = saved;
@@ -70,6 +71,11 @@ void pc_err_context(const char *fmt, ...)
     memcpy(tl_err.message + cl + 2, old, ol);
     tl_err.message[cl + 2 + ol] = '\0';
     errno = saved;
+}
+
+void pc_err_quiet(void)
+{
+    tl_err.quiet = 1;
 }
 
 const pc_error *pc_err_get(void)

@@ -27,6 +27,7 @@ typedef struct pc_error {
     char message[PC_ERR_MSG_MAX];   /* one line, no trailing period */
     char detail[PC_ERR_MSG_MAX];    /* optional: what was seen */
     char hint[PC_ERR_MSG_MAX];      /* optional: what to do */
+    int quiet;                      /* an expected outcome: main logs it at INFO, not as an error */
 } pc_error;
 
 #if defined(__GNUC__)
@@ -41,6 +42,11 @@ pc_status pc_verr(pc_status st, const char *fmt, va_list ap) PC_PRINTF(2, 0);
 /* Add detail / hint lines to the current record. */
 void pc_err_detail(const char *fmt, ...) PC_PRINTF(1, 2);
 void pc_err_hint(const char *fmt, ...) PC_PRINTF(1, 2);
+/*
+ * Mark the current record as an expected outcome (wal-restore's "not in the
+ * archive"): main still exits with its status but logs it at INFO.
+ */
+void pc_err_quiet(void);
 /* Prefix the current message with context: "uploading X: <old message>". */
 void pc_err_context(const char *fmt, ...) PC_PRINTF(1, 2);
 

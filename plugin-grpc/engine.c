@@ -1,11 +1,53 @@
 /*
- * The engine seam before the archiver and restore modules are wired in:
- * no operation is supported, so the handlers answer UNIMPLEMENTED and never
- * call the functions below; they still fail loudly if something does.
+ * The engine behind the CNPG-I handlers: maps each call to an object store
+ * configuration and runs pgcask's archiver / restore code on it.
+ *
+ * Configuration: the Cluster's plugin parameters name an object store
+ * (`barmanObjectName`, as with plugin-barman-cloud) and a `serverName`. The
+ * store's settings come from `<objectstore-dir>/<barmanObjectName>.conf`
+ * (an INI file in pgcask's format, mounted from a Secret or ConfigMap) plus
+ * the environment; without `barmanObjectName` the sidecar's own
+ * configuration is used. Each (store, server) pair keeps one context for
+ * the life of the sidecar (connections stay open), rebuilt when its file
+ * changes. docs/sidecar.md.
  */
 #include "plugin-grpc/engine.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archiver/archiver.h"
+#include "catalog/catalog.h"
 #include "common/error.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/wal.h"
+#include "restore/wal_restore.h"
+
+#define END_OF_WAL_FLAG "end-of-wal-stream"
+#define CHECK_EMPTY_MARK ".check-empty-wal-archive"
+
+typedef struct store {
+    char *object; /* barmanObjectName, "" for the sidecar's own configuration */
+    char *server;
+    char *path;   /* configuration file read, NULL for none */
+    struct timespec mtime;
+    pc_cfg *cfg;
+    arc_ctx *arc;
+    rst_wal_ctx *rst;
+    char *spool;
+    struct store *next;
+} store;
+
+static pthread_mutex_t stores_mu = PTHREAD_MUTEX_INITIALIZER;
+static store *stores;
+static store *retired; /* replaced after a configuration change, freed at shutdown */
 
 bool sc_engine_supports(sc_op op)
 {
@@ -14,6 +56,7 @@ bool sc_engine_supports(sc_op op)
     case SC_OP_WAL_RESTORE:
     case SC_OP_WAL_STATUS:
     case SC_OP_WAL_SET_FIRST_REQUIRED:
+        return true;
     case SC_OP_BACKUP:
     case SC_OP_RESTORE_JOB:
     case SC_OP_METRICS:
@@ -22,25 +65,310 @@ bool sc_engine_supports(sc_op op)
     return false;
 }
 
+static void store_free(store *s)
+{
+    if (!s)
+        return;
+    arc_ctx_free(s->arc);
+    rst_wal_ctx_free(s->rst);
+    pc_cfg_free(s->cfg);
+    free(s->object);
+    free(s->server);
+    free(s->path);
+    free(s->spool);
+    free(s);
+}
+
+/* A file name from an untrusted parameter: one path component. */
+static pc_status check_object_name(const char *name)
+{
+    if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        pc_err(PC_E_USAGE, "invalid barmanObjectName \"%.100s\"", name);
+        return PC_E_USAGE;
+    }
+    return PC_OK;
+}
+
+static pc_status store_build(const sc_call *call, const char *object, const char *server,
+                             store **out)
+{
+    pc_status st;
+    store *s = pc_calloc(1, sizeof *s);
+    if (!s)
+        return PC_E_INTERNAL;
+    s->object = pc_strdup(object);
+    s->server = pc_strdup(server);
+    if (!s->object || !s->server) {
+        store_free(s);
+        return PC_E_INTERNAL;
+    }
+    if (*object) {
+        const char *dir = pc_cfg_str(call->cfg, "objectstore-dir");
+        s->path = pc_asprintf("%s/%s.conf", dir ? dir : ".", object);
+        struct stat sb;
+        if (!s->path || stat(s->path, &sb) != 0) {
+            pc_err(PC_E_CONFIG, "no configuration for object store \"%s\": %s: %m", object,
+                   s->path ? s->path : "");
+            pc_err_hint("Mount the store's settings (repo, endpoint-url, compression, ...) as "
+                        "%s, or change barmanObjectName in the Cluster's plugin parameters.",
+                        s->path ? s->path : "<objectstore-dir>/<name>.conf");
+            store_free(s);
+            return PC_E_CONFIG;
+        }
+        s->mtime = sb.st_mtim;
+    }
+    if ((st = pc_cfg_new(&s->cfg)) != PC_OK) {
+        store_free(s);
+        return st;
+    }
+    st = pc_cfg_set(s->cfg, "server", server, PC_CFG_SRC_FLAG);
+    /* CNPG gives the sidecar a spool directory on the shared /controller volume */
+    const char *spool_env = getenv("SPOOL_DIRECTORY");
+    if (st == PC_OK && spool_env && *spool_env)
+        st = pc_cfg_set(s->cfg, "spool-dir", spool_env, PC_CFG_SRC_ENV);
+    if (st == PC_OK)
+        st = pc_cfg_load(s->cfg, s->path);
+    if (st == PC_OK && !pc_cfg_isset(s->cfg, "state-dir") && pc_cfg_str(call->cfg, "state-dir"))
+        st = pc_cfg_set(s->cfg, "state-dir", pc_cfg_str(call->cfg, "state-dir"),
+                        PC_CFG_SRC_DEFAULT);
+    if (st == PC_OK)
+        st = arc_ctx_new(s->cfg, &s->arc);
+    if (st == PC_OK)
+        st = rst_wal_ctx_new(s->cfg, &s->rst);
+    if (st == PC_OK)
+        st = pc_spool_dir(s->cfg, pc_cfg_str(s->cfg, "repo"), server, &s->spool);
+    if (st) {
+        pc_err_context("object store \"%s\"", *object ? object : "(sidecar configuration)");
+        store_free(s);
+        return st;
+    }
+    *out = s;
+    return PC_OK;
+}
+
+/* The cached store for (object, server), (re)built when missing or its file changed. */
+static pc_status store_get(const sc_call *call, const char *object, const char *server,
+                           store **out)
+{
+    pthread_mutex_lock(&stores_mu);
+    store **pp = &stores;
+    for (; *pp; pp = &(*pp)->next) {
+        store *s = *pp;
+        if (strcmp(s->object, object) != 0 || strcmp(s->server, server) != 0)
+            continue;
+        struct stat sb;
+        bool fresh = !s->path || (stat(s->path, &sb) == 0 &&
+                                  sb.st_mtim.tv_sec == s->mtime.tv_sec &&
+                                  sb.st_mtim.tv_nsec == s->mtime.tv_nsec);
+        if (fresh) {
+            *out = s;
+            pthread_mutex_unlock(&stores_mu);
+            return PC_OK;
+        }
+        /*
+         * The file changed: a new context replaces this one. The old one may
+         * still be in use by a running call, so it is only retired here and
+         * freed when the sidecar stops.
+         */
+        pc_info("configuration of object store \"%s\" changed: reloading", object);
+        *pp = s->next;
+        s->next = retired;
+        retired = s;
+        break;
+    }
+    store *s;
+    pc_status st = store_build(call, object, server, &s);
+    if (st == PC_OK) {
+        s->next = stores;
+        stores = s;
+        *out = s;
+    }
+    pthread_mutex_unlock(&stores_mu);
+    return st;
+}
+
+static pc_status plugin_store(const sc_call *call, const sc_plugin_cfg *p, const char *what,
+                              store **out)
+{
+    if (!p->present) {
+        pc_err(PC_E_CONFIG, "the Cluster has no %s entry for plugin %s", what, call->plugin_name);
+        pc_err_hint("Add the plugin with its parameters (barmanObjectName, serverName) to the "
+                    "Cluster.");
+        return PC_E_CONFIG;
+    }
+    const char *object = p->barman_object_name ? p->barman_object_name : "";
+    if (*object) {
+        pc_status st = check_object_name(object);
+        if (st)
+            return st;
+    }
+    const char *server = p->server_name ? p->server_name : call->cluster->name;
+    return store_get(call, object, server, out);
+}
+
+void sc_engine_shutdown(void)
+{
+    pthread_mutex_lock(&stores_mu);
+    store *lists[2] = {stores, retired};
+    stores = retired = NULL;
+    pthread_mutex_unlock(&stores_mu);
+    for (int i = 0; i < 2; i++) {
+        while (lists[i]) {
+            store *next = lists[i]->next;
+            store_free(lists[i]);
+            lists[i] = next;
+        }
+    }
+}
+
+/* ---- WAL ---- */
+
+static char *pgdata_of(const char *wal_path)
+{
+    char *d1 = pc_dirname(wal_path);
+    char *d2 = d1 ? pc_dirname(d1) : NULL;
+    free(d1);
+    return d2;
+}
+
 pc_status sc_engine_archive(const sc_call *call, const char *wal_path, int check_empty)
 {
-    return pc_err(PC_E_INTERNAL, "archiving %s through the sidecar is not available yet", wal_path);
+    store *s;
+    pc_status st = plugin_store(call, &call->cluster->plugin, ".spec.plugins", &s);
+    if (st)
+        return st;
+    char *pgdata = pgdata_of(wal_path);
+    char *mark = pgdata ? pc_path_join(pgdata, CHECK_EMPTY_MARK) : NULL;
+    free(pgdata);
+    if (!mark)
+        return PC_E_INTERNAL;
+    /*
+     * The operator decides (check_empty set), or, for an older operator, the
+     * marker file CNPG leaves in a new PGDATA unless the Cluster opts out.
+     */
+    bool check = check_empty == SC_CHECK_YES ||
+                 (check_empty == SC_CHECK_UNSET && !call->cluster->skip_empty_wal_archive_check &&
+                  pc_path_exists(mark));
+    if (check)
+        st = arc_check_wal_archive(s->arc, 0);
+    if (st == PC_OK)
+        st = arc_wal_archive(s->arc, wal_path, NULL);
+    if (st == PC_OK && pc_path_exists(mark) && unlink(mark) != 0 && errno != ENOENT)
+        pc_warn("could not remove \"%s\": %s", mark, strerror(errno));
+    free(mark);
+    return st;
+}
+
+/* CNPG's choice of the store to restore from (plugin-barman-cloud's resolveRestoreObjectStore). */
+static pc_status restore_store(const sc_call *call, store **out, bool *can_stream)
+{
+    const sc_cluster *c = call->cluster;
+    const char *primary = c->current_primary;
+    bool is_primary = primary && c->pod_name && strcmp(primary, c->pod_name) == 0;
+    bool replica_source = c->replica.name && c->replica.plugin.present;
+    *can_stream = false;
+    if (is_primary && replica_source) {
+        /* a designated primary of a replica cluster: it can stream from the source */
+        *can_stream = c->replica_enabled != 0;
+        return plugin_store(call, &c->replica.plugin, "replica source", out);
+    }
+    if (!primary || !*primary)
+        return plugin_store(call, &c->recovery.plugin, "recovery source", out);
+    *can_stream = !is_primary;
+    return plugin_store(call, &c->plugin, ".spec.plugins", out);
 }
 
 pc_status sc_engine_restore(const sc_call *call, const char *wal_name, const char *dest_path,
-                            sc_restore_mode mode)
+                            sc_restore_mode mode, bool *end_of_wal)
 {
-    return pc_err(PC_E_INTERNAL, "restoring %s through the sidecar is not available yet", wal_name);
+    store *s;
+    bool can_stream;
+    *end_of_wal = false;
+    pc_status st = restore_store(call, &s, &can_stream);
+    if (st)
+        return st;
+    char *flag = pc_path_join(s->spool, END_OF_WAL_FLAG);
+    if (!flag)
+        return PC_E_INTERNAL;
+    bool rewind = mode == SC_RESTORE_REWIND;
+    if (rewind) {
+        unlink(flag);
+    } else if (can_stream && pc_path_exists(flag)) {
+        unlink(flag);
+        free(flag);
+        *end_of_wal = true;
+        return PC_OK;
+    }
+    rst_wal_opts o = {.rewind = rewind};
+    rst_wal_result res;
+    st = rst_wal_restore(s->rst, wal_name, dest_path, &o, &res);
+    if (st == PC_OK && res.prefetch_missing && can_stream && !rewind) {
+        /* the next call goes to streaming instead of asking the archive for nothing */
+        pc_error saved;
+        pc_err_save(&saved);
+        pc_write_file_atomic(flag, "", 0, 0600);
+        pc_err_restore(&saved);
+    }
+    free(flag);
+    return st;
 }
 
 pc_status sc_engine_status(const sc_call *call, sc_wal_status *out)
 {
-    return pc_err(PC_E_INTERNAL, "WAL archive status is not available yet");
+    store *s;
+    pc_status st = plugin_store(call, &call->cluster->plugin, ".spec.plugins", &s);
+    if (st)
+        return st;
+    cat *c;
+    if ((st = cat_open(arc_ctx_catalog_path(s->arc), &c)) != PC_OK)
+        return st;
+    char *synced = NULL;
+    if (cat_meta_get(c, "last_sync_at", &synced) == PC_E_NOT_FOUND) {
+        /* a new pod knows nothing yet: index the store once */
+        pc_err_clear();
+        cat_close(c);
+        if ((st = arc_catalog_sync_wal(s->arc, NULL)) != PC_OK)
+            return st;
+        if ((st = cat_open(arc_ctx_catalog_path(s->arc), &c)) != PC_OK)
+            return st;
+    }
+    free(synced);
+    uint32_t *tlis = NULL;
+    size_t n = 0;
+    st = cat_wal_timelines(c, &tlis, &n);
+    if (st == PC_OK && n > 0) {
+        cat_wal w;
+        if (cat_wal_first(c, tlis[0], &w) == PC_OK) {
+            snprintf(out->first_wal, sizeof out->first_wal, "%s", w.name);
+            cat_wal_clear(&w);
+        }
+        if (cat_wal_last(c, tlis[n - 1], &w) == PC_OK) {
+            snprintf(out->last_wal, sizeof out->last_wal, "%s", w.name);
+            cat_wal_clear(&w);
+        }
+        pc_err_clear();
+    }
+    free(tlis);
+    cat_close(c);
+    return st;
 }
 
 pc_status sc_engine_set_first_required(const sc_call *call, const char *first_required_wal)
 {
-    return pc_err(PC_E_INTERNAL, "setting the first required WAL is not available yet");
+    store *s;
+    pc_status st = plugin_store(call, &call->cluster->plugin, ".spec.plugins", &s);
+    if (st)
+        return st;
+    pc_wal_name w;
+    if ((st = pc_wal_parse(first_required_wal, &w)) != PC_OK)
+        return st;
+    cat *c;
+    if ((st = cat_open(arc_ctx_catalog_path(s->arc), &c)) != PC_OK)
+        return st;
+    /* retention never deletes WAL at or after this name */
+    st = cat_meta_set(c, "first_required_wal", w.name);
+    cat_close(c);
+    return st;
 }
 
 pc_status sc_engine_backup(const sc_call *call, const void *backup_json, size_t backup_len,

@@ -112,14 +112,23 @@ typedef struct sc_metrics {
     size_t nvalues;
 } sc_metrics;
 
+/* Free the engine's cached contexts; called once the server stopped serving. */
+void sc_engine_shutdown(void);
+
 /* Whether this build implements op; a handler answers UNIMPLEMENTED when it does not. */
 bool sc_engine_supports(sc_op op);
 
 /* Archive the file at wal_path ($PGDATA/pg_wal/<name>); PC_OK only once it is stored durably. */
 pc_status sc_engine_archive(const sc_call *call, const char *wal_path, int check_empty);
-/* Fetch wal_name into dest_path. PC_E_NOT_FOUND when the archive does not have it. */
+/*
+ * Fetch wal_name into dest_path. PC_E_NOT_FOUND when the archive does not
+ * have it. *end_of_wal set (with PC_OK returned and nothing written) means:
+ * an earlier prefetch found the end of the archive and this pod can stream
+ * from a primary, so answer OUT_OF_RANGE and let PostgreSQL switch to
+ * streaming replication.
+ */
 pc_status sc_engine_restore(const sc_call *call, const char *wal_name, const char *dest_path,
-                            sc_restore_mode mode);
+                            sc_restore_mode mode, bool *end_of_wal);
 pc_status sc_engine_status(const sc_call *call, sc_wal_status *out);
 pc_status sc_engine_set_first_required(const sc_call *call, const char *first_required_wal);
 /* backup_json: the Backup resource (may be empty); call->params: its

@@ -470,6 +470,7 @@ static void h_restore(void *app, const sc_request *req, sc_reply *rep)
     call_ctx cc;
     pc_wal_name wal;
     sc_restore_mode mode = SC_RESTORE_RECOVERY;
+    bool end_of_wal = false;
     pc_status st = begin_call(app, req, in->cluster_definition, &cc);
     if (st == PC_OK)
         COPY_PARAMS(st, &cc, in);
@@ -499,9 +500,12 @@ static void h_restore(void *app, const sc_request *req, sc_reply *rep)
         fail_status(req, rep, st);
     } else if (!sc_engine_supports(SC_OP_WAL_RESTORE)) {
         unimplemented(req, rep, "WAL restore");
-    } else if ((st = sc_engine_restore(&cc.call, wal.name, in->destination_file_name, mode)) !=
-               PC_OK) {
+    } else if ((st = sc_engine_restore(&cc.call, wal.name, in->destination_file_name, mode,
+                                       &end_of_wal)) != PC_OK) {
         fail_status(req, rep, st);
+    } else if (end_of_wal) {
+        /* CNPG's instance manager treats OUT_OF_RANGE as "switch to streaming" */
+        fail(req, rep, SC_OUT_OF_RANGE, "end of WAL reached");
     } else {
         Cnpgi__Wal__V1__WALRestoreResult out;
         cnpgi__wal__v1__walrestore_result__init(&out);

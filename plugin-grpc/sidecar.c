@@ -4,6 +4,7 @@
  * service.c, the gRPC plumbing in server.c.
  */
 #include "plugin-grpc/sidecar.h"
+#include "plugin-grpc/engine.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -277,6 +278,7 @@ pc_status sc_run(const pc_cfg *cfg, const sc_opts *opts)
         if (st == PC_OK) {
             pc_log(PC_LOG_INFO, "stopped");
             sc_sidecar_free(s);
+            sc_engine_shutdown(); /* no handler runs any more */
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

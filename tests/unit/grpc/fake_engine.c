@@ -40,6 +40,10 @@ bool sc_engine_supports(sc_op op)
     return fake.supported;
 }
 
+void sc_engine_shutdown(void)
+{
+}
+
 pc_status sc_engine_archive(const sc_call *call, const char *wal_path, int check_empty)
 {
     snprintf(fake.arg1, sizeof fake.arg1, "%s", wal_path);
@@ -48,8 +52,9 @@ pc_status sc_engine_archive(const sc_call *call, const char *wal_path, int check
 }
 
 pc_status sc_engine_restore(const sc_call *call, const char *wal_name, const char *dest_path,
-                            sc_restore_mode mode)
+                            sc_restore_mode mode, bool *end_of_wal)
 {
+    *end_of_wal = fake.end_of_wal;
     snprintf(fake.arg1, sizeof fake.arg1, "%s", wal_name);
     snprintf(fake.arg2, sizeof fake.arg2, "%s", dest_path);
     fake.mode = (int)mode;

@@ -13,6 +13,7 @@ typedef struct fake_engine_state {
     pc_status result;  /* what every call returns */
     char message[256]; /* its error message */
     bool bad_backup;   /* return a backup without a start time */
+    bool end_of_wal;   /* Restore answers "end of WAL reached" */
     /* record */
     int calls;
     sc_op last_op;

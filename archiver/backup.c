@@ -1,0 +1,1008 @@
+/*
+ * `pgcask backup` (archiver/backup.h): connect, stream BASE_BACKUP into the
+ * repository (archiver/backup_parts.c), write pgcask.manifest, wait until
+ * the WAL the backup needs is archived, then write backup.info.
+ *
+ * Order of the objects, so that a backup is DONE only when complete:
+ * archives (each committed when its multipart upload completes), then
+ * pgcask.manifest, then backup.info. A failure uploads backup.info with
+ * status FAILED (best effort: the store may be what failed); kill -9 leaves
+ * no backup.info, and the next backup aborts the unfinished uploads under
+ * <server>/base/ and marks the catalog entry FAILED.
+ */
+#include "archiver/backup.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archiver/backup_int.h"
+#include "archiver/basebackup.h"
+#include "catalog/backup_info.h"
+#include "catalog/catalog.h"
+#include "catalog/manifest.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/layout.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/progress.h"
+#include "common/timeutil.h"
+#include "compress/compress.h"
+#include "s3/repo.h"
+#include "s3/walstore.h"
+
+#define WAL_POLL_MS 1000
+#define MAX_PARTS   10000
+#define MiB         ((uint64_t)1 << 20)
+#define GiB         ((uint64_t)1 << 30)
+#define BACKUP_INFO "backup.info"
+
+/* ==== backup.info ==== */
+
+void bk_wal_range(pc_lsn start, pc_lsn end, uint64_t segsize, uint64_t *first, uint64_t *last)
+{
+    *first = start / segsize;
+    /* the byte before the end LSN: an end on a segment boundary needs no more of the next one */
+    *last = end > start ? (end - 1) / segsize : *first;
+}
+
+static pc_status dup_into(char **dst, const char *src)
+{
+    if (!src)
+        return PC_OK;
+    *dst = pc_strdup(src);
+    return *dst ? PC_OK : PC_E_INTERNAL;
+}
+
+static pc_status set_position(cat_binfo *b, uint32_t tli, pc_lsn lsn, uint64_t segno,
+                              uint64_t segsize, char **wal, char **xlog, int64_t *offset)
+{
+    char name[PC_WAL_NAME_MAX], text[32];
+    pc_wal_segment_name(tli, segno, segsize, name);
+    pc_lsn_format(lsn, text, sizeof text);
+    *offset = (int64_t)(lsn % segsize);
+    pc_status st = dup_into(wal, name);
+    return st ? st : dup_into(xlog, text);
+}
+
+pc_status bk_binfo_fill(const bk_info_in *in, cat_binfo *b)
+{
+    cat_binfo_init(b);
+    const bb_server_info *srv = in->srv;
+    uint64_t segsize = srv->wal_segment_size;
+    pc_status st = PC_OK;
+    b->xlog_segment_size = (int64_t)segsize;
+    if (in->backup_label && *in->backup_label)
+        st = dup_into(&b->backup_label, in->backup_label);
+    if (!st)
+        st = dup_into(&b->backup_name, in->backup_name);
+    uint64_t first = 0, last = 0;
+    if (in->have_start)
+        bk_wal_range(in->pos.start_lsn, in->have_end ? in->pos.end_lsn : in->pos.start_lsn, segsize,
+                     &first, &last);
+    if (!st && in->have_start)
+        st = set_position(b, in->pos.start_tli, in->pos.start_lsn, first, segsize, &b->begin_wal,
+                          &b->begin_xlog, &b->begin_offset);
+    if (!st && in->have_end)
+        st = set_position(b, in->pos.end_tli, in->pos.end_lsn, last, segsize, &b->end_wal,
+                          &b->end_xlog, &b->end_offset);
+    b->begin_time = in->begin_time ? in->begin_time : CAT_BINFO_NONE;
+    b->end_time = in->end_time ? in->end_time : CAT_BINFO_NONE;
+    b->begin_time_tz = b->end_time_tz = 0;
+    if (!st)
+        st = dup_into(&b->config_file, srv->config_file);
+    if (!st)
+        st = dup_into(&b->hba_file, srv->hba_file);
+    if (!st)
+        st = dup_into(&b->ident_file, srv->ident_file);
+    if (!st)
+        st = dup_into(&b->pgdata, srv->data_directory);
+    for (size_t i = 0; !st && i < srv->n_included_files; i++)
+        st = cat_binfo_add_included_file(b, srv->included_files[i]);
+    if (!st && in->total_seconds > 0) {
+        b->copy_stats = pc_asprintf("{'total_time': %.6f, 'number_of_workers': %d, "
+                                    "'copy_time': %.6f}",
+                                    in->total_seconds, in->workers, in->copy_seconds);
+        if (!b->copy_stats)
+            st = PC_E_INTERNAL;
+    }
+    if (!st)
+        st = dup_into(&b->error, in->error);
+    if (!st)
+        st = dup_into(&b->server_name, "cloud"); /* what barman-cloud-backup writes */
+    b->size = in->size ? (int64_t)in->size : CAT_BINFO_NONE;
+    b->status = in->status;
+    b->systemid = strtoull(in->sys->systemid, NULL, 10);
+    for (size_t i = 0; !st && i < in->nts; i++) {
+        const bb_tablespace *t = &in->ts[i];
+        if (t->is_base)
+            continue;
+        const char *name = NULL;
+        char oid[12];
+        for (size_t k = 0; k < srv->n_tablespaces && !name; k++)
+            if (srv->tablespaces[k].oid == t->oid)
+                name = srv->tablespaces[k].name;
+        if (!name) {
+            /* created after the backup listed them: the oid is all there is */
+            snprintf(oid, sizeof oid, "%" PRIu32, t->oid);
+            name = oid;
+        }
+        st = cat_binfo_add_tablespace(b, name, t->oid, t->location);
+    }
+    b->timeline = in->have_start ? (int64_t)in->pos.start_tli : (int64_t)in->sys->timeline;
+    b->version = srv->version_num;
+    if (st)
+        cat_binfo_free(b);
+    return st;
+}
+
+pc_status arc_backup_check_name(const char *name)
+{
+    static const char *reserved[] = {"latest", "last", "oldest", "first", "last-failed"};
+    if (!*name)
+        return pc_err(PC_E_USAGE, "backup name cannot be empty");
+    /* barman's is_backup_id: eight digits, T, six digits */
+    bool id = strlen(name) == 15 && name[8] == 'T';
+    for (size_t i = 0; id && i < 15; i++)
+        id = i == 8 || (name[i] >= '0' && name[i] <= '9');
+    if (id) {
+        pc_err(PC_E_USAGE, "backup name \"%s\" is not allowed: backup ID", name);
+        pc_err_hint("A name that looks like a backup id (YYYYMMDDTHHMMSS) would make backup "
+                    "references ambiguous.");
+        return PC_E_USAGE;
+    }
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(name, reserved[i]) == 0)
+            return pc_err(PC_E_USAGE, "backup name \"%s\" is not allowed: reserved word", name);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return pc_err(PC_E_USAGE, "backup name holds a control character");
+    if (name[0] == ' ' || name[strlen(name) - 1] == ' ' || strcmp(name, "None") == 0)
+        return pc_err(PC_E_USAGE, "backup name \"%s\" cannot be stored in backup.info", name);
+    return PC_OK;
+}
+
+/* ==== the run ==== */
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+typedef struct bk {
+    pc_cfg *cfg;
+    const arc_backup_opts *o;
+    arc_backup_result *res;
+    char *server;
+    repo *r;
+    char *catalog_path;
+    char *lock_path;
+    pc_flock lock;
+    bool locked;
+    bb_conn *pg, *repl;
+    bb_server_info srv;
+    bb_system sys;
+    char id[16];
+    char *prefix; /* "<server>/base/<id>/" */
+    bk_recv *rv;
+    bb_tablespace *ts;
+    size_t nts;
+    bb_result pos;
+    bool have_start, have_end;
+    int64_t t0_us, t0_mono, begin_time, end_time, copy_done_mono;
+    pc_progress *progress;
+    uint64_t progress_done;
+    const char *phase; /* for backup.info's error: "failure <phase> (<message>)" */
+    bool started;      /* objects may exist: a failure is recorded as FAILED */
+    uint64_t manifest_size;
+    /* what the receiver produced, kept when it is freed early (a failure aborts it first) */
+    char *label;
+    uint64_t logical, stored, nparts, nfiles;
+    int threads;
+    bool signals;
+    struct sigaction old_int, old_term;
+} bk;
+
+static pc_status interrupted(void)
+{
+    int sig = got_signal;
+    pc_err(PC_E_INTERRUPTED, "interrupted by %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    return PC_E_INTERRUPTED;
+}
+
+static void signals_on(bk *b)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: a poll() returns at once */
+    sigemptyset(&sa.sa_mask);
+    got_signal = 0;
+    sigaction(SIGINT, &sa, &b->old_int);
+    sigaction(SIGTERM, &sa, &b->old_term);
+    b->signals = true;
+}
+
+static void signals_off(bk *b)
+{
+    if (!b->signals)
+        return;
+    sigaction(SIGINT, &b->old_int, NULL);
+    sigaction(SIGTERM, &b->old_term, NULL);
+    b->signals = false;
+}
+
+/* ---- setup ---- */
+
+static pc_status setup(bk *b)
+{
+    const char *server = pc_cfg_str(b->cfg, "server");
+    pc_status st = server ? pc_layout_check_server(server) : PC_OK;
+    if (!server) {
+        pc_err(PC_E_USAGE, "no server name given");
+        pc_err_hint("Give --server NAME (the folder of this cluster in the repository), set "
+                    "PGCASK_SERVER, or put `server = NAME` in the configuration file.");
+        return PC_E_USAGE;
+    }
+    if (st)
+        return st;
+    if (!(b->server = pc_strdup(server)))
+        return PC_E_INTERNAL;
+    const arc_backup_opts *o = b->o;
+    if (o->max_archive_size == 0)
+        return pc_err(PC_E_USAGE, "max-archive-size must be positive");
+    if (o->wal_timeout_ms < 0)
+        return pc_err(PC_E_USAGE, "wal-timeout must not be negative");
+    b->threads = o->jobs > 1 ? o->jobs : 1;
+
+    /* a part of up to 1 GiB past the limit must fit in MAX_PARTS parts, with room to spare */
+    uint64_t need = (o->max_archive_size + GiB) / (MAX_PARTS * 9 / 10) + 1;
+    need = (need + MiB - 1) / MiB * MiB;
+    if (need > pc_cfg_size(b->cfg, "part-size")) {
+        char v[32];
+        snprintf(v, sizeof v, "%" PRIu64, need);
+        if ((st = pc_cfg_set(b->cfg, "part-size", v, PC_CFG_SRC_FLAG)) != PC_OK)
+            return st;
+        pc_info("part-size raised to %" PRIu64 " MiB for --max-archive-size", need / MiB);
+    }
+    if (o->jobs > 0 && pc_cfg_source_of(b->cfg, "parts-in-flight") == PC_CFG_SRC_DEFAULT) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", o->jobs);
+        if ((st = pc_cfg_set(b->cfg, "parts-in-flight", v, PC_CFG_SRC_FLAG)) != PC_OK)
+            return st;
+    }
+    if ((st = repo_open_cfg(b->cfg, &b->r)) != PC_OK)
+        return st;
+
+    char *state = NULL;
+    const char *cat_path = pc_cfg_str(b->cfg, "catalog");
+    if ((st = pc_state_dir(b->cfg, &state)) != PC_OK)
+        return st;
+    if (cat_path)
+        b->catalog_path = pc_strdup(cat_path);
+    else
+        st = cat_default_path(state, pc_cfg_str(b->cfg, "repo"), b->server, &b->catalog_path);
+    char tag[200];
+    pc_repo_server_tag(pc_cfg_str(b->cfg, "repo"), b->server, tag, sizeof tag);
+    char *locks = pc_path_join(state, "locks");
+    if (!st && locks)
+        st = pc_mkdirs(locks, 0700);
+    if (!st && locks)
+        b->lock_path = pc_asprintf("%s/%s.backup.lock", locks, tag);
+    free(locks);
+    free(state);
+    if (!st && (!b->catalog_path || !b->lock_path))
+        st = PC_E_INTERNAL;
+    return st;
+}
+
+static pc_status check_store(bk *b)
+{
+    pc_status st = repo_check(b->r);
+    if (st == PC_E_NO_BUCKET && b->o->create_bucket)
+        st = repo_create_bucket(b->r);
+    return st;
+}
+
+static pc_status connect_pg(bk *b)
+{
+    const arc_backup_opts *o = b->o;
+    bb_connopts co = {o->host, o->port, o->user, o->dbname, "pgcask"};
+    pc_status st = bb_connect(&co, false, &b->pg);
+    if (st)
+        return st;
+    int v = bb_server_version(b->pg);
+    if (v < BB_MIN_SERVER_VERSION) {
+        if (v >= 100000)
+            pc_err(PC_E_PG, "PostgreSQL %d is too old for pgcask backup", v / 10000);
+        else
+            pc_err(PC_E_PG, "PostgreSQL %d.%d is too old for pgcask backup", v / 10000,
+                   (v / 100) % 100);
+        pc_err_detail("pgcask streams the backup with the BASE_BACKUP protocol of PostgreSQL 15 "
+                      "and later.");
+        pc_err_hint("Take this server's backups with barman-cloud-backup or pg_basebackup "
+                    "until it is upgraded.");
+        return PC_E_PG;
+    }
+    if ((st = bb_server_info_get(b->pg, &b->srv)) != PC_OK)
+        return st;
+    if (b->srv.archive_mode && strcmp(b->srv.archive_mode, "off") == 0)
+        pc_warn("archive_mode is off: the WAL this backup needs will never be archived, and the "
+                "backup will end as WAITING_FOR_WALS");
+    if ((st = bb_connect(&co, true, &b->repl)) != PC_OK)
+        return st;
+    return bb_identify_system(b->repl, &b->sys);
+}
+
+static pc_status take_lock(bk *b)
+{
+    pc_status st = pc_flock_acquire(b->lock_path, 0, &b->lock);
+    if (st == PC_E_BUSY) {
+        pc_err(PC_E_BUSY, "another backup of server \"%s\" to %s is running on this host",
+               b->server, repo_url(b->r));
+        pc_err_hint("Wait for it to finish; two backups of one server at once are not "
+                    "supported.");
+    }
+    b->locked = st == PC_OK;
+    return st;
+}
+
+/* ---- catalog ---- */
+
+/* Copy the receiver's results into b (they outlive it). */
+static void snapshot(bk *b)
+{
+    if (!b->rv)
+        return;
+    const char *label = bk_recv_backup_label(b->rv);
+    free(b->label);
+    b->label = label ? pc_strdup(label) : NULL;
+    b->logical = bk_recv_logical_size(b->rv);
+    b->nparts = bk_recv_nparts(b->rv);
+    b->nfiles = cat_mf_index_count(bk_recv_files(b->rv));
+    b->stored = 0;
+    for (size_t i = 0; i < b->nparts; i++)
+        b->stored += bk_recv_part(b->rv, i)->size;
+}
+
+static pc_status catalog_put(bk *b, cat_backup_status status, const char *error)
+{
+    uint64_t segsize = b->srv.wal_segment_size;
+    char begin_wal[PC_WAL_NAME_MAX] = "", end_wal[PC_WAL_NAME_MAX] = "";
+    uint64_t first = 0, last = 0;
+    if (b->have_start) {
+        bk_wal_range(b->pos.start_lsn, b->have_end ? b->pos.end_lsn : b->pos.start_lsn, segsize,
+                     &first, &last);
+        pc_wal_segment_name(b->pos.start_tli, first, segsize, begin_wal);
+        if (b->have_end)
+            pc_wal_segment_name(b->pos.end_tli, last, segsize, end_wal);
+    }
+    cat_backup cb = {
+        .id = b->id,
+        .name = b->o->name,
+        .type = CAT_BACKUP_FULL,
+        .status = status,
+        .begin_wal = b->have_start ? begin_wal : NULL,
+        .end_wal = b->have_end ? end_wal : NULL,
+        .begin_lsn = b->have_start ? b->pos.start_lsn : PC_LSN_INVALID,
+        .end_lsn = b->have_end ? b->pos.end_lsn : PC_LSN_INVALID,
+        .begin_offset = b->have_start ? b->pos.start_lsn % segsize : 0,
+        .end_offset = b->have_end ? b->pos.end_lsn % segsize : 0,
+        .timeline = b->have_start ? b->pos.start_tli : b->sys.timeline,
+        .begin_time = b->begin_time ? b->begin_time : b->t0_us,
+        .end_time = b->end_time,
+        .systemid = b->sys.systemid,
+        .pg_version = b->srv.version_num,
+        .size = b->logical,
+        .stored_size = b->stored,
+        .codec = b->o->codec,
+        .error = error,
+        .has_manifest = b->manifest_size > 0,
+    };
+    cat *c;
+    pc_status st = cat_open(b->catalog_path, &c);
+    if (st == PC_OK) {
+        st = cat_backup_put(c, &cb);
+        cat_close(c);
+    }
+    return st;
+}
+
+typedef struct id_list {
+    char (*ids)[16];
+    size_t n;
+} id_list;
+
+static pc_status collect_started(void *arg, const cat_backup *cb)
+{
+    id_list *l = arg;
+    if (cb->status != CAT_STATUS_STARTED)
+        return PC_OK;
+    void *p = pc_realloc(l->ids, (l->n + 1) * sizeof *l->ids);
+    if (!p)
+        return PC_E_INTERNAL;
+    l->ids = p;
+    snprintf(l->ids[l->n++], 16, "%s", cb->id);
+    return PC_OK;
+}
+
+/*
+ * A STARTED entry with no backup.info is a backup that died (kill -9, a
+ * crash): with the lock held, no other backup of this server runs here.
+ */
+static pc_status catalog_mark_dead(bk *b)
+{
+    cat *c;
+    id_list l = {0};
+    pc_status st = cat_open(b->catalog_path, &c);
+    if (st)
+        return st;
+    st = cat_backup_list(c, collect_started, &l);
+    for (size_t i = 0; st == PC_OK && i < l.n; i++) {
+        char *key = pc_layout_backup_key(b->server, l.ids[i], BACKUP_INFO);
+        repo_obj info;
+        pc_status hs = key ? repo_head(b->r, key, &info) : PC_E_INTERNAL;
+        free(key);
+        if (hs == PC_OK)
+            continue;
+        if (hs != PC_E_NOT_FOUND) {
+            st = hs;
+            break;
+        }
+        cat_backup old;
+        if ((st = cat_backup_get(c, l.ids[i], &old)) != PC_OK)
+            break;
+        old.status = CAT_STATUS_FAILED;
+        old.error = "failure uploading data (the backup process ended without writing "
+                    "backup.info)";
+        st = cat_backup_put(c, &old);
+        cat_backup_clear(&old);
+        if (st == PC_OK)
+            pc_warn("backup %s had no backup.info: marked FAILED in the catalog", l.ids[i]);
+    }
+    free(l.ids);
+    cat_close(c);
+    return st;
+}
+
+/* ---- start ---- */
+
+static pc_status no_objects(const repo_entry *e, void *ud)
+{
+    return PC_E_CONFLICT; /* stops the listing at the first object */
+}
+
+static pc_status claim_id(bk *b)
+{
+    b->t0_us = pc_now_us();
+    b->t0_mono = pc_now_mono_us();
+    pc_time_backup_id(b->t0_us, b->id, sizeof b->id);
+    snprintf(b->res->backup_id, sizeof b->res->backup_id, "%s", b->id);
+    if (!(b->prefix = pc_layout_backup_prefix(b->server, b->id)))
+        return PC_E_INTERNAL;
+    pc_status st = repo_list(b->r, b->prefix, "/", no_objects, NULL);
+    if (st == PC_E_CONFLICT) {
+        pc_err(PC_E_CONFLICT, "backup %s already exists in %s (server %s)", b->id, repo_url(b->r),
+               b->server);
+        pc_err_hint("Another backup started in the same second; nothing was overwritten. Run "
+                    "the backup again.");
+        return PC_E_CONFLICT;
+    }
+    return st;
+}
+
+static pc_status clean_leftovers(bk *b)
+{
+    char *base = pc_layout_base_prefix(b->server);
+    if (!base)
+        return PC_E_INTERNAL;
+    size_t n = 0;
+    pc_status st = repo_abort_uploads(b->r, base, &n);
+    free(base);
+    if (st == PC_OK && n > 0)
+        pc_warn("aborted %zu unfinished upload%s left under %s/base/ by an interrupted backup", n,
+                n == 1 ? "" : "s", b->server);
+    return st;
+}
+
+/* ---- streaming ---- */
+
+static pc_status cb_begin(void *ud, pc_lsn start, uint32_t tli, const bb_tablespace *ts, size_t nts)
+{
+    bk *b = ud;
+    b->pos.start_lsn = start;
+    b->pos.start_tli = tli;
+    b->have_start = true;
+    b->begin_time = pc_now_us();
+    b->ts = pc_calloc(nts, sizeof *b->ts);
+    if (!b->ts)
+        return PC_E_INTERNAL;
+    uint64_t total = 0;
+    for (size_t i = 0; i < nts; i++) {
+        b->ts[i] = ts[i];
+        b->ts[i].location = NULL;
+        b->nts++;
+        if (ts[i].location && !(b->ts[i].location = pc_strdup(ts[i].location)))
+            return PC_E_INTERNAL;
+        if (ts[i].size > 0)
+            total += (uint64_t)ts[i].size;
+    }
+    char lsn[32];
+    pc_lsn_format(start, lsn, sizeof lsn);
+    pc_info(
+        "backup %s started at %s on timeline %" PRIu32 ", about %" PRIu64 " MiB, data checksums %s",
+        b->id, lsn, tli, total / MiB, b->srv.data_checksums ? b->srv.data_checksums : "unknown");
+    b->progress = pc_progress_new("backup", total);
+    return bk_recv_tablespaces(b->rv, ts, nts);
+}
+
+static pc_status cb_archive(void *ud, const char *name, const char *spclocation)
+{
+    return bk_recv_archive(((bk *)ud)->rv, name, spclocation);
+}
+
+static pc_status cb_data(void *ud, const void *data, size_t len)
+{
+    return bk_recv_data(((bk *)ud)->rv, data, len);
+}
+
+static pc_status cb_progress(void *ud, uint64_t done)
+{
+    bk *b = ud;
+    if (done > b->progress_done) {
+        pc_progress_add(b->progress, done - b->progress_done);
+        b->progress_done = done;
+    }
+    return PC_OK;
+}
+
+static pc_status cb_manifest(void *ud, const void *data, size_t len)
+{
+    return bk_recv_manifest_data(((bk *)ud)->rv, data, len);
+}
+
+static pc_status cb_tick(void *ud)
+{
+    return got_signal ? interrupted() : PC_OK;
+}
+
+static pc_status stream(bk *b)
+{
+    const arc_backup_opts *o = b->o;
+    bk_recv_opts ro = {
+        .r = b->r,
+        .prefix = b->prefix,
+        .backup_id = b->id,
+        .codec = (cmp_codec)o->codec,
+        .level = o->level,
+        .threads = b->threads,
+        .max_part = o->max_archive_size,
+        .now = b->t0_us / 1000000,
+    };
+    pc_status st = bk_recv_new(&ro, &b->rv);
+    if (st)
+        return st;
+    char label[64];
+    snprintf(label, sizeof label, "pgcask backup %s", b->id);
+    bb_options bo = {.label = label, .fast_checkpoint = o->fast_checkpoint};
+    bb_callbacks cb = {
+        .begin = cb_begin,
+        .archive = cb_archive,
+        .archive_data = cb_data,
+        .progress = cb_progress,
+        .manifest_data = cb_manifest,
+        .tick = cb_tick,
+    };
+    bb_result pos;
+    st = bb_run(b->repl, &bo, &cb, b, &pos);
+    if (st == PC_OK)
+        pc_progress_done(b->progress);
+    pc_progress_free(b->progress);
+    b->progress = NULL;
+    if (st)
+        return st;
+    b->pos.end_lsn = pos.end_lsn;
+    b->pos.end_tli = pos.end_tli;
+    b->have_end = true;
+    b->end_time = pc_now_us();
+    /* the replication connection is done; a cancelled backup ends when it closes */
+    bb_close(b->repl);
+    b->repl = NULL;
+    if ((st = bk_recv_finish(b->rv)) != PC_OK)
+        return st;
+    b->copy_done_mono = pc_now_mono_us();
+    return PC_OK;
+}
+
+/* ---- after the stream ---- */
+
+static void switch_wal(bk *b)
+{
+    if (b->srv.in_recovery) {
+        pc_info("the server is a standby: not calling pg_switch_wal()");
+        return;
+    }
+    pc_lsn lsn;
+    pc_status st = b->pg ? bb_switch_wal(b->pg, &lsn) : PC_E_PG;
+    if (st) {
+        /* the connection sat idle through the backup: the server may have closed it */
+        bb_close(b->pg);
+        b->pg = NULL;
+        bb_connopts co = {b->o->host, b->o->port, b->o->user, b->o->dbname, "pgcask"};
+        st = bb_connect(&co, false, &b->pg);
+        if (st == PC_OK)
+            st = bb_switch_wal(b->pg, &lsn);
+    }
+    if (st) {
+        pc_warn("%s (continuing: PostgreSQL switched WAL files at the end of the backup)",
+                pc_err_get()->message);
+        pc_err_clear();
+    }
+}
+
+static pc_status write_manifest(bk *b)
+{
+    char *key = pc_asprintf("%s%s", b->prefix, CAT_MF_NAME);
+    if (!key)
+        return PC_E_INTERNAL;
+    pc_sink *put, *count, *z;
+    pc_status st = repo_put_stream(b->r, key, NULL, &put);
+    if (st == PC_OK && (st = pc_sink_count_new(put, &count)) == PC_OK)
+        st = cmp_compress_new(CMP_ZSTD, CMP_LEVEL_DEFAULT, 1, count, &z);
+    if (st) {
+        free(key);
+        return st;
+    }
+    cat_mf_header h = {
+        .backup_id = b->id,
+        .type = "full",
+        .server = b->server,
+        .system_id = b->sys.systemid,
+        .pg_version = b->srv.version_num,
+        .timeline = b->pos.start_tli,
+        .compression = cmp_codec_name((cmp_codec)b->o->codec),
+        .created_at = b->t0_us,
+    };
+    cat_mfw *w;
+    if ((st = cat_mfw_new(z, &h, &w)) != PC_OK) {
+        free(key);
+        return st;
+    }
+    for (size_t i = 0; st == PC_OK && i < bk_recv_nparts(b->rv); i++) {
+        const bk_part *p = bk_recv_part(b->rv, i);
+        cat_mf_archive a = {p->name, p->tablespace, p->size, p->raw_size, p->sha256};
+        st = cat_mfw_archive(w, &a);
+    }
+    const cat_mf_index *files = bk_recv_files(b->rv);
+    for (size_t i = 0; st == PC_OK && i < cat_mf_index_count(files); i++)
+        st = cat_mfw_file(w, cat_mf_index_at(files, i));
+    if (st == PC_OK)
+        st = cat_mfw_finish(w);
+    if (st == PC_OK)
+        b->manifest_size = pc_sink_count_bytes(count);
+    else
+        pc_err_context("storing \"%s\"", key);
+    cat_mfw_free(w);
+    free(key);
+    return st;
+}
+
+typedef struct listed {
+    bk *b;
+    bool *seen; /* per part */
+    bool manifest;
+    pc_status st;
+} listed;
+
+static pc_status check_listed(const repo_entry *e, void *ud)
+{
+    listed *l = ud;
+    bk *b = l->b;
+    const char *name = e->key + strlen(b->prefix);
+    if (!e->is_prefix && strcmp(name, CAT_MF_NAME) == 0 && e->size == b->manifest_size) {
+        l->manifest = true;
+        return PC_OK;
+    }
+    for (size_t i = 0; !e->is_prefix && i < bk_recv_nparts(b->rv); i++) {
+        const bk_part *p = bk_recv_part(b->rv, i);
+        if (strcmp(p->name, name) == 0 && p->size == e->size) {
+            l->seen[i] = true;
+            return PC_OK;
+        }
+    }
+    pc_err(PC_E_CONFLICT, "\"%s\" in backup %s was not written by this backup", e->key, b->id);
+    pc_err_hint("Another process wrote into this backup's folder; the backup is not trusted.");
+    return PC_E_CONFLICT;
+}
+
+/* One listing: exactly the objects this backup wrote, with their sizes. */
+static pc_status check_objects(bk *b)
+{
+    size_t n = bk_recv_nparts(b->rv);
+    listed l = {.b = b, .seen = pc_calloc(n ? n : 1, sizeof(bool))};
+    if (!l.seen)
+        return PC_E_INTERNAL;
+    pc_status st = repo_list(b->r, b->prefix, "/", check_listed, &l);
+    for (size_t i = 0; st == PC_OK && i < n; i++)
+        if (!l.seen[i])
+            st = pc_err(PC_E_REMOTE, "\"%s%s\" is missing from the repository after its upload",
+                        b->prefix, bk_recv_part(b->rv, i)->name);
+    if (st == PC_OK && !l.manifest)
+        st = pc_err(PC_E_REMOTE, "\"%s%s\" is missing from the repository after its upload",
+                    b->prefix, CAT_MF_NAME);
+    free(l.seen);
+    return st;
+}
+
+static pc_status found_wal(const repo_wal_obj *o, void *ud)
+{
+    *(bool *)ud = true;
+    return PC_OK;
+}
+
+typedef struct wal_scan {
+    const char *server;
+    uint32_t tli;
+    uint64_t first, last, segsize;
+    bool *have;
+} wal_scan;
+
+static pc_status scan_dir_entry(const repo_entry *e, void *ud)
+{
+    wal_scan *s = ud;
+    pc_wal_name w;
+    char ext[16];
+    if (e->is_prefix || !pc_layout_parse_wal_key(s->server, e->key, &w, ext, sizeof ext))
+        return PC_OK;
+    if (w.kind != PC_WAL_SEGMENT || w.tli != s->tli)
+        return PC_OK;
+    uint64_t segno = pc_wal_name_segno(&w, s->segsize);
+    if (segno >= s->first && segno <= s->last)
+        s->have[segno - s->first] = true;
+    return PC_OK;
+}
+
+/* Sleep about ms, returning early on a signal. */
+static pc_status nap(int64_t ms)
+{
+    for (int64_t t = 0; t < ms; t += 50) {
+        if (got_signal)
+            return interrupted();
+        pc_sleep_ms(ms - t < 50 ? ms - t : 50);
+    }
+    return got_signal ? interrupted() : PC_OK;
+}
+
+/*
+ * Every segment from begin_wal to end_wal must be in the repository: one
+ * listing per WAL folder first, then repo_wal_find on the first missing
+ * segment (after 0.1, 0.2, 0.4, 0.8 s, then every second) until the timeout.
+ */
+static pc_status wait_for_wal(bk *b, char *missing, size_t missing_len)
+{
+    uint64_t segsize = b->srv.wal_segment_size, first, last;
+    bk_wal_range(b->pos.start_lsn, b->pos.end_lsn, segsize, &first, &last);
+    size_t n = (size_t)(last - first + 1);
+    wal_scan s = {b->server, b->pos.start_tli, first, last, segsize, pc_calloc(n, sizeof(bool))};
+    if (!s.have)
+        return PC_E_INTERNAL;
+    uint64_t per_dir = ((uint64_t)1 << 32) / segsize;
+    pc_status st = PC_OK;
+    for (uint64_t segno = first; st == PC_OK && segno <= last;
+         segno = segno - segno % per_dir + per_dir) {
+        char name[PC_WAL_NAME_MAX];
+        pc_wal_name w;
+        pc_wal_segment_name(b->pos.start_tli, segno, segsize, name);
+        char *dir = pc_wal_parse(name, &w) == PC_OK ? pc_layout_wal_dir(b->server, &w) : NULL;
+        st = dir ? repo_list(b->r, dir, NULL, scan_dir_entry, &s) : PC_E_INTERNAL;
+        free(dir);
+    }
+    int64_t deadline = pc_now_mono_ms() + b->o->wal_timeout_ms;
+    bool logged = false;
+    /* the archiver usually needs well under a second: look again soon, then every second */
+    int64_t pause = WAL_POLL_MS / 10;
+    for (size_t i = 0; st == PC_OK && i < n;) {
+        if (s.have[i]) {
+            i++;
+            continue;
+        }
+        uint64_t segno = first + i;
+        uint32_t tli = segno == last ? b->pos.end_tli : b->pos.start_tli;
+        char name[PC_WAL_NAME_MAX];
+        pc_wal_name w;
+        pc_wal_segment_name(tli, segno, segsize, name);
+        if ((st = pc_wal_parse(name, &w)) != PC_OK)
+            break;
+        bool found = false;
+        if ((st = repo_wal_find(b->r, b->server, &w, found_wal, &found)) != PC_OK)
+            break;
+        if (found) {
+            s.have[i] = true;
+            continue;
+        }
+        if (pc_now_mono_ms() >= deadline) {
+            snprintf(missing, missing_len, "%s", name);
+            st = PC_E_TIMEOUT;
+            break;
+        }
+        if (!logged) {
+            pc_info("waiting for WAL segment %s to be archived", name);
+            logged = true;
+        }
+        st = nap(pause);
+        pause = pause * 2 < WAL_POLL_MS ? pause * 2 : WAL_POLL_MS;
+    }
+    free(s.have);
+    return st;
+}
+
+static pc_status put_backup_info(bk *b, cat_binfo_status status, const char *error)
+{
+    double total = (double)(pc_now_mono_us() - b->t0_mono) / 1e6;
+    double copy = b->copy_done_mono ? (double)(b->copy_done_mono - b->t0_mono) / 1e6 : total;
+    bk_info_in in = {
+        .backup_id = b->id,
+        .backup_name = b->o->name,
+        .backup_label = b->label,
+        .srv = &b->srv,
+        .sys = &b->sys,
+        .ts = b->ts,
+        .nts = b->nts,
+        .have_start = b->have_start,
+        .have_end = b->have_end,
+        .pos = b->pos,
+        .begin_time = b->begin_time ? b->begin_time : b->t0_us,
+        .end_time = b->end_time,
+        .size = b->logical,
+        .total_seconds = total,
+        .copy_seconds = copy,
+        .workers = b->threads,
+        .status = status,
+        .error = error,
+    };
+    cat_binfo info;
+    pc_status st = bk_binfo_fill(&in, &info);
+    if (st)
+        return st;
+    pc_buf text;
+    pc_buf_init(&text, CAT_BINFO_MAX_SIZE);
+    st = cat_binfo_format(&info, &text);
+    cat_binfo_free(&info);
+    char *key = st == PC_OK ? pc_layout_backup_key(b->server, b->id, BACKUP_INFO) : NULL;
+    if (st == PC_OK && !key)
+        st = PC_E_INTERNAL;
+    if (st == PC_OK)
+        st = repo_put(b->r, key, text.data, text.len, NULL);
+    free(key);
+    pc_buf_free(&text);
+    return st;
+}
+
+/* barman's "failure <phase> (<first line of the message>)". */
+static void failure_text(const bk *b, const pc_error *e, char *out, size_t len)
+{
+    char msg[PC_ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", e->message[0] ? e->message : pc_status_name(e->status));
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    snprintf(out, len, "failure %s (%s)", b->phase, msg);
+}
+
+/* Record the failure in backup.info and the catalog, keeping the original error. */
+static void record_failure(bk *b)
+{
+    pc_error saved;
+    pc_err_save(&saved);
+    char text[PC_ERR_MSG_MAX + 64];
+    failure_text(b, &saved, text, sizeof text);
+    if (put_backup_info(b, CAT_BINFO_FAILED, text) != PC_OK)
+        pc_warn("could not store backup.info with status FAILED: %s", pc_err_get()->message);
+    if (catalog_put(b, CAT_STATUS_FAILED, text) != PC_OK)
+        pc_warn("could not record the failed backup in the catalog: %s", pc_err_get()->message);
+    pc_err_restore(&saved);
+}
+
+static pc_status run(bk *b)
+{
+    pc_status st = setup(b);
+    if (st == PC_OK)
+        st = check_store(b);
+    if (st)
+        return st;
+    b->res->pg_attempted = true;
+    if ((st = connect_pg(b)) != PC_OK || (st = take_lock(b)) != PC_OK)
+        return st;
+    signals_on(b);
+    if ((st = claim_id(b)) != PC_OK || (st = clean_leftovers(b)) != PC_OK)
+        return st;
+    if (catalog_mark_dead(b) != PC_OK) {
+        pc_warn("could not check the catalog for interrupted backups: %s", pc_err_get()->message);
+        pc_err_clear();
+    }
+    if ((st = catalog_put(b, CAT_STATUS_STARTED, NULL)) != PC_OK)
+        return st;
+    b->started = true;
+    b->phase = "uploading data";
+    st = stream(b);
+    snapshot(b);
+    if (st)
+        return st;
+    switch_wal(b);
+    if ((st = write_manifest(b)) != PC_OK)
+        return st;
+    b->phase = "waiting for WAL";
+    char missing[PC_WAL_NAME_MAX] = "";
+    pc_status wst = wait_for_wal(b, missing, sizeof missing);
+    if (wst && wst != PC_E_TIMEOUT)
+        return wst;
+    b->phase = "uploading backup.info file";
+    if ((st = check_objects(b)) != PC_OK)
+        return st;
+    cat_binfo_status bst = wst ? CAT_BINFO_WAITING_FOR_WALS : CAT_BINFO_DONE;
+    if ((st = put_backup_info(b, bst, NULL)) != PC_OK)
+        return st;
+    b->started = false; /* backup.info is final: nothing to mark FAILED any more */
+    if (catalog_put(b, wst ? CAT_STATUS_WAITING_FOR_WALS : CAT_STATUS_DONE, NULL) != PC_OK) {
+        pc_warn("backup %s is stored, but the catalog could not record it: %s (`pgcask catalog "
+                "sync` repairs it)",
+                b->id, pc_err_get()->message);
+        pc_err_clear();
+    }
+    if (wst) {
+        char secs[32];
+        snprintf(secs, sizeof secs, "%.0f s", (double)b->o->wal_timeout_ms / 1000);
+        pc_err(PC_E_TIMEOUT, "WAL segment %s, needed by backup %s, was not archived within %s",
+               missing, b->id, secs);
+        pc_err_detail("backup.info of %s says WAITING_FOR_WALS.", b->id);
+        pc_err_hint("Check archive_command and pg_stat_archiver (last_failed_wal) on the server; "
+                    "the backup can be restored once that segment is archived.");
+        return PC_E_TIMEOUT;
+    }
+    return PC_OK;
+}
+
+pc_status arc_backup(pc_cfg *cfg, const arc_backup_opts *o, arc_backup_result *res)
+{
+    memset(res, 0, sizeof *res);
+    bk b = {.cfg = cfg, .o = o, .res = res, .phase = "starting"};
+    b.lock.fd = -1;
+    pc_status st = run(&b);
+    if (st && b.started) {
+        /* stop the server's side and abort the unfinished uploads before saying FAILED */
+        bb_close(b.repl);
+        b.repl = NULL;
+        snapshot(&b);
+        bk_recv_free(b.rv);
+        b.rv = NULL;
+        record_failure(&b);
+    }
+    signals_off(&b);
+    res->size = b.logical;
+    res->stored_size = b.stored;
+    res->archives = b.nparts;
+    res->files = b.nfiles;
+    res->seconds = b.t0_mono ? (double)(pc_now_mono_us() - b.t0_mono) / 1e6 : 0;
+    pc_progress_free(b.progress);
+    bk_recv_free(b.rv); /* aborts unfinished parts */
+    bb_close(b.repl);
+    bb_close(b.pg);
+    bb_server_info_free(&b.srv);
+    bb_tablespaces_free(b.ts, b.nts);
+    if (b.locked)
+        pc_flock_release(&b.lock);
+    repo_free(b.r);
+    free(b.server);
+    free(b.catalog_path);
+    free(b.lock_path);
+    free(b.prefix);
+    free(b.label);
+    return st;
+}
