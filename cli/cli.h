@@ -92,6 +92,8 @@ pc_status cmd_catalog(cli_ctx *ctx);
 pc_status cmd_barman_wal_archive(cli_ctx *ctx);
 pc_status cmd_barman_wal_restore(cli_ctx *ctx);
 pc_status cmd_barman_check_wal_archive(cli_ctx *ctx);
+pc_status cmd_restore(cli_ctx *ctx);
+pc_status cmd_barman_restore(cli_ctx *ctx);
 pc_status cmd_backup(cli_ctx *ctx);
 pc_status cmd_barman_backup(cli_ctx *ctx);
 

@@ -69,6 +69,45 @@ static const cli_opt barman_check_wal_opts[] = {
     {0},
 };
 
+/* Recovery target flags: pgcask restore takes them all, barman-cloud-restore the first three. */
+#define RESTORE_TARGET_OPTS                                                                        \
+    {"target-time", 0, CLI_ARG, NULL, NULL, "TIME",                                               \
+     "recovery target time (UTC unless it has a zone); with auto: the newest backup ending "      \
+     "before it"},                                                                                 \
+        {"target-lsn", 0, CLI_ARG, NULL, NULL, "LSN",                                             \
+         "recovery target LSN; with auto: the newest backup ending before it"},                   \
+        {"target-tli", 0, CLI_ARG, NULL, NULL, "TLI",                                             \
+         "target timeline: a number, latest or current; with auto: a backup of that timeline"}
+
+static const cli_opt restore_opts[] = {
+    {"jobs", 'j', CLI_ARG, NULL, NULL, "N",
+     "archives downloaded and unpacked at once [default: 4]"},
+    {"tablespace", 0, CLI_ARG, NULL, NULL, "NAME:LOCATION",
+     "restore tablespace NAME (or OID) into LOCATION (repeatable)"},
+    RESTORE_TARGET_OPTS,
+    {"target-xid", 0, CLI_ARG, NULL, NULL, "XID", "recovery target transaction id"},
+    {"target-name", 0, CLI_ARG, NULL, NULL, "NAME", "recovery target restore point"},
+    {"target-immediate", 0, CLI_NOARG, NULL, NULL, NULL,
+     "stop recovery as soon as the backup is consistent"},
+    {"target-action", 0, CLI_ARG, NULL, NULL, "ACTION",
+     "at the target: pause, promote or shutdown"},
+    {"target-exclusive", 0, CLI_NOARG, NULL, NULL, NULL, "stop just before the target"},
+    {"recovery-config", 0, CLI_NOARG, NULL, NULL, NULL,
+     "write restore_command and the target into postgresql.auto.conf, and recovery.signal"},
+    {"standby", 0, CLI_NOARG, NULL, NULL, NULL,
+     "with --recovery-config: write standby.signal instead of recovery.signal"},
+    {0},
+};
+
+static const cli_opt barman_restore_opts[] = {
+    BARMAN_COMMON_OPTS,
+    {"tablespace", 0, CLI_ARG, NULL, NULL, "NAME:LOCATION",
+     "restore tablespace NAME into LOCATION (repeatable)"},
+    RESTORE_TARGET_OPTS,
+    {"jobs", 0, CLI_ARG, NULL, NULL, "N", "archives downloaded and unpacked at once [default: 4]"},
+    {0},
+};
+
 /* pgcask backup and barman-cloud-backup share these (cli/cmd_backup.c reads them). */
 #define BACKUP_PG_OPTS                                                                             \
     {"host", 'h', CLI_ARG, NULL, NULL, "HOST", "PostgreSQL host or socket directory [PGHOST]"},  \
@@ -153,6 +192,9 @@ static const cli_command commands[] = {
      "Rebuild the local catalog from the repository.", 1, 1, false},
     {"backup", cmd_backup, backup_opts, "[OPTIONS]",
      "Take a full backup over the replication protocol into the repository.", 0, 0, false},
+    {"restore", cmd_restore, restore_opts, "[OPTIONS] BACKUP_ID DEST",
+     "Restore a backup (id, name, latest, oldest, last-failed or auto) into an empty directory.",
+     2, 2, false},
     {"repo", cmd_repo, repo_opts,
      "[OPTIONS] check | create | ls [PREFIX] | get KEY | put KEY FILE|- | rm KEY... | head KEY | "
      "uploads [PREFIX]",
@@ -173,6 +215,9 @@ static const cli_command commands[] = {
     {"barman-cloud-check-wal-archive", cmd_barman_check_wal_archive, barman_check_wal_opts,
      "[OPTIONS] DESTINATION_URL SERVER_NAME",
      "Check that a WAL archive is empty (barman-cloud compatible).", 2, 2, true},
+    {"barman-cloud-restore", cmd_barman_restore, barman_restore_opts,
+     "[OPTIONS] SOURCE_URL SERVER_NAME BACKUP_ID RECOVERY_DESTINATION",
+     "Restore a backup (barman-cloud compatible).", 4, 4, true},
     {"barman-cloud-backup", cmd_barman_backup, barman_backup_opts,
      "[OPTIONS] DESTINATION_URL SERVER_NAME",
      "Back up a PostgreSQL server into the store (barman-cloud compatible).", 2, 2, true},

@@ -1,0 +1,202 @@
+#ifndef PGCASK_RESTORE_RST_INT_H
+#define PGCASK_RESTORE_RST_INT_H
+
+/*
+ * Private to restore/ (and its unit tests): the pieces of rst_restore that
+ * can be tested on their own.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "catalog/backup_info.h"
+#include "catalog/manifest.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/tar.h"
+#include "common/wal.h"
+#include "compress/compress.h"
+#include "restore/restore.h"
+#include "s3/repo.h"
+
+/* ==== The backups of a server (rst_select.c) ==== */
+
+typedef struct rst_backup {
+    char *id;
+    cat_binfo info;
+} rst_backup;
+
+typedef struct rst_catalog {
+    rst_backup *v; /* sorted by id (chronological for barman ids) */
+    size_t n;
+    size_t unreadable; /* backup.info files skipped with a warning */
+} rst_catalog;
+
+/*
+ * Every backup of a server: one LIST of "<server>/base/" with delimiter,
+ * then the backup.info files fetched `jobs` at a time. A folder without
+ * backup.info (a backup in progress) is skipped quietly; an unreadable or
+ * unparsable one with a warning.
+ */
+pc_status rst_catalog_load(repo *r, const char *server, int jobs, rst_catalog *out);
+/* Fetch one backup's backup.info; PC_E_NOT_FOUND naming it when missing. */
+pc_status rst_backup_load(repo *r, const char *server, const char *id, rst_backup *out);
+void rst_backup_free(rst_backup *b);
+void rst_catalog_free(rst_catalog *c);
+
+/* What "auto" compares with (barman's get_backup_id_from_target_*). */
+typedef struct rst_sel {
+    bool has_time;
+    int64_t time_us; /* end_time <= time */
+    bool has_lsn;
+    pc_lsn lsn; /* end_xlog <= lsn */
+    bool has_tli;
+    uint32_t tli; /* timeline == tli */
+} rst_sel;
+
+/*
+ * Resolve a backup reference against the catalog:
+ *   YYYYMMDDTHHMMSS          that backup
+ *   latest/last, oldest/first the newest / oldest DONE backup
+ *   last-failed               the newest FAILED backup
+ *   auto                      the newest DONE backup matching sel
+ *   anything else             the backup whose backup_name it is
+ * *out points into c. PC_E_NOT_FOUND when nothing matches (the message says
+ * what was looked for), PC_E_USAGE when a name is ambiguous. The status of
+ * the chosen backup is not checked here.
+ */
+pc_status rst_select(const rst_catalog *c, const char *server, const char *ref, const rst_sel *sel,
+                     const rst_backup **out);
+
+/* True for the shortcuts and "auto": references that need the whole catalog. */
+bool rst_ref_is_keyword(const char *ref);
+
+/* ==== Tablespace relocation rules (restore.c) ==== */
+
+typedef struct rst_ts_rule {
+    char *name;     /* tablespace name or OID as given */
+    char *location; /* absolute, normalised */
+    bool used;
+} rst_ts_rule;
+
+/*
+ * Parse "NAME:LOCATION" (split at the first ':'). A relative LOCATION is
+ * taken from the working directory; the result is normalised (no ".", "..",
+ * repeated or trailing '/'). PC_E_USAGE naming the rule otherwise.
+ */
+pc_status rst_ts_rule_parse(const char *text, rst_ts_rule *out);
+void rst_ts_rule_free(rst_ts_rule *r);
+
+/* Lexically normalise an absolute path into out (malloc'd); PC_E_USAGE when relative. */
+pc_status rst_abs_path(const char *path, char **out);
+
+/* ==== Tar member checks (rst_entry.c) ==== */
+
+/* Where an archive is unpacked. */
+typedef struct rst_area {
+    const char *root;        /* absolute directory */
+    bool pgdata;             /* the data directory (else a tablespace location) */
+    const uint32_t *ts_oids; /* the backup's tablespaces (pgdata only) */
+    size_t n_ts;
+} rst_area;
+
+typedef enum rst_action {
+    RST_ACT_FILE = 0,    /* write a regular file */
+    RST_ACT_DIR = 1,     /* create a directory */
+    RST_ACT_SYMLINK = 2, /* create a symbolic link, once every archive is unpacked */
+    RST_ACT_TS_LINK = 3, /* pg_tblspc/<oid> of a known tablespace: restore makes its own */
+    RST_ACT_TS_MAP = 4,  /* tablespace_map: rewritten for the new locations */
+    RST_ACT_ROOT = 5,    /* the archive's root directory: exists already */
+} rst_action;
+
+/*
+ * Decide what to do with a member, refusing anything that could write
+ * outside the area: absolute names, "..", control characters, hard links,
+ * devices, fifos, sparse files, members below a tablespace link, symlinks
+ * whose target leaves the area. norm receives the normalised name.
+ * PC_E_CORRUPT naming the member (and `archive`) otherwise.
+ */
+pc_status rst_entry_check(const rst_area *a, const pc_tar_entry *e, const char *archive, char *norm,
+                          size_t normlen, rst_action *act);
+
+/* ==== recovery configuration (rst_recovery.c) ==== */
+
+/* Append value as a postgresql.conf string literal: '...' with ' and \ doubled. */
+pc_status rst_guc_quote(pc_buf *out, const char *value);
+/* Append a word quoted for /bin/sh: '...' with ' written as '\''. */
+pc_status rst_sh_quote(pc_buf *out, const char *word);
+
+/*
+ * The restore_command for `exe`: "'<exe>' wal-restore --repo ... --server ...
+ * [the other repository settings that are set] %f %p". Only settings that
+ * locate and reach the repository are written, with their resolved values
+ * (from flags, environment or configuration file); none of them is secret.
+ */
+pc_status rst_restore_command(const char *exe, const pc_cfg *cfg, pc_buf *out);
+
+/*
+ * Validate a recovery target (one of time/lsn/xid/name/immediate at most;
+ * values well-formed) and render the postgresql.auto.conf lines for it and
+ * for restore_command (NULL: none). Time and LSN are written normalised
+ * (UTC with an explicit zone; upper-case LSN). PC_E_USAGE naming the option.
+ */
+pc_status rst_recovery_render(const rst_target *t, const char *restore_command, pc_buf *out);
+
+/*
+ * Write the recovery configuration into dest: postgresql.auto.conf keeps its
+ * lines except earlier restore_command / recovery_target* ones (commented
+ * out: PostgreSQL refuses two targets), then `lines`; plus recovery.signal
+ * or standby.signal. Files are written atomically.
+ */
+pc_status rst_recovery_write(const char *dest, const char *lines, bool standby);
+
+/* ==== Unpacking (rst_unpack.c) ==== */
+
+typedef struct rst_archive {
+    char *key;  /* object key */
+    char *name; /* file name within the backup folder ("data_0001.tar.gz") */
+    cmp_codec codec;
+    uint64_t size;     /* stored bytes */
+    size_t area;       /* index into the areas */
+    char *sha256;      /* hex of the stored bytes (from the manifest), or NULL */
+    uint64_t raw_size; /* tar bytes (from the manifest), 0 when unknown */
+} rst_archive;
+
+/* Parse an object name of a backup folder; false when it is not an archive. */
+bool rst_archive_name_parse(const char *name, bool *pgdata, uint32_t *oid, cmp_codec *codec);
+
+typedef struct rst_unpack_opts {
+    repo *repo;
+    const rst_area *areas;
+    size_t nareas;
+    rst_archive *archives;
+    size_t narchives;
+    int jobs;
+    /* optional: verify every member against this manifest (the tablespace of
+       area i > 0 is area_ts[i]) */
+    cat_mf_index *manifest;
+    const char *const *area_ts;
+} rst_unpack_opts;
+
+typedef struct rst_unpack_result {
+    uint64_t files;
+    uint64_t restored_bytes;
+    uint64_t stored_bytes;
+    pc_buf ts_map; /* the tablespace_map member's content when there was one */
+    bool has_ts_map;
+} rst_unpack_result;
+
+/*
+ * Unpack every archive into its area, `jobs` at a time, then create the
+ * symbolic links of the archives. Does not create the tablespace links nor
+ * sync anything. result->ts_map is the caller's to free (pc_buf_free).
+ */
+pc_status rst_unpack(const rst_unpack_opts *o, rst_unpack_result *result);
+
+/* Create or check a symbolic link inside root (parents below root are not followed). */
+pc_status rst_symlink_at(const char *root, const char *rel, const char *target);
+
+/* Make every file system holding these directories durable (syncfs once per device). */
+pc_status rst_sync_dirs(const char *const *dirs, size_t n);
+
+#endif
