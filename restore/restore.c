@@ -147,7 +147,7 @@ static pc_status make_target(const char *dir)
 typedef struct plan {
     repo *r;
     const char *server;
-    const rst_backup *b;
+    const cat_store_backup *b;
     char *dest;
     /* tablespaces of the backup, with where they go */
     size_t nts;
@@ -629,7 +629,7 @@ static pc_status check_complete(const plan *p)
 
 /* ---- choosing the backup ---- */
 
-static pc_status parse_sel(const rst_target *t, rst_sel *sel)
+static pc_status parse_sel(const rst_target *t, cat_sel *sel)
 {
     memset(sel, 0, sizeof *sel);
     pc_status st = PC_OK;
@@ -676,7 +676,7 @@ static pc_status max_tli_cb(const repo_wal_obj *o, void *ud)
 }
 
 /* barman's "latest" timeline: the highest one in the WAL archive. */
-static pc_status latest_tli(repo *r, const char *server, rst_sel *sel)
+static pc_status latest_tli(repo *r, const char *server, cat_sel *sel)
 {
     uint32_t max = 0;
     pc_status st = repo_wal_list(r, server, max_tli_cb, &max, NULL);
@@ -692,16 +692,16 @@ static pc_status latest_tli(repo *r, const char *server, rst_sel *sel)
     return PC_OK;
 }
 
-static pc_status choose(repo *r, const char *server, const rst_opts *o, rst_catalog *cat,
-                        rst_backup *single, const rst_backup **out)
+static pc_status choose(repo *r, const char *server, const rst_opts *o, cat_store *cat,
+                        cat_store_backup *single, const cat_store_backup **out)
 {
     pc_status st;
-    if (!rst_ref_is_keyword(o->backup) && pc_layout_is_backup_id(o->backup)) {
-        st = rst_backup_load(r, server, o->backup, single);
+    if (!cat_ref_is_keyword(o->backup) && pc_layout_is_backup_id(o->backup)) {
+        st = cat_store_backup_load(r, server, o->backup, single);
         *out = st == PC_OK ? single : NULL;
         return st;
     }
-    rst_sel sel;
+    cat_sel sel;
     bool is_auto = strcmp(o->backup, "auto") == 0;
     if (is_auto) {
         if ((st = parse_sel(&o->target, &sel)) != PC_OK)
@@ -712,9 +712,9 @@ static pc_status choose(repo *r, const char *server, const rst_opts *o, rst_cata
     } else {
         memset(&sel, 0, sizeof sel);
     }
-    if ((st = rst_catalog_load(r, server, o->jobs, cat)) != PC_OK)
+    if ((st = cat_store_load(r, server, o->jobs, cat)) != PC_OK)
         return st;
-    return rst_select(cat, server, o->backup, &sel, out);
+    return cat_store_select(cat, server, o->backup, &sel, out);
 }
 
 /* ---- the command ---- */
@@ -772,8 +772,8 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
 
     plan p = {.server = server};
     rst_ts_rule *rules = pc_calloc(o->ntablespaces ? o->ntablespaces : 1, sizeof *rules);
-    rst_catalog cat = {0};
-    rst_backup single = {0};
+    cat_store cat = {0};
+    cat_store_backup single = {0};
     rst_unpack_result ur = {0};
     bool touched = false;
     cat_binfo_init(&single.info);
@@ -913,8 +913,8 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
     for (size_t i = 0; i < o->ntablespaces; i++)
         rst_ts_rule_free(&rules[i]);
     free(rules);
-    rst_catalog_free(&cat);
-    rst_backup_free(&single);
+    cat_store_free(&cat);
+    cat_store_backup_free(&single);
     repo_free(p.r);
     plan_free(&p);
     if (result)

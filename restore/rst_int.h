@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "catalog/backup_info.h"
+#include "catalog/store.h"
 #include "catalog/manifest.h"
 #include "common/buf.h"
 #include "common/config.h"
@@ -18,58 +19,6 @@
 #include "compress/compress.h"
 #include "restore/restore.h"
 #include "s3/repo.h"
-
-/* ==== The backups of a server (rst_select.c) ==== */
-
-typedef struct rst_backup {
-    char *id;
-    cat_binfo info;
-} rst_backup;
-
-typedef struct rst_catalog {
-    rst_backup *v; /* sorted by id (chronological for barman ids) */
-    size_t n;
-    size_t unreadable; /* backup.info files skipped with a warning */
-} rst_catalog;
-
-/*
- * Every backup of a server: one LIST of "<server>/base/" with delimiter,
- * then the backup.info files fetched `jobs` at a time. A folder without
- * backup.info (a backup in progress) is skipped quietly; an unreadable or
- * unparsable one with a warning.
- */
-pc_status rst_catalog_load(repo *r, const char *server, int jobs, rst_catalog *out);
-/* Fetch one backup's backup.info; PC_E_NOT_FOUND naming it when missing. */
-pc_status rst_backup_load(repo *r, const char *server, const char *id, rst_backup *out);
-void rst_backup_free(rst_backup *b);
-void rst_catalog_free(rst_catalog *c);
-
-/* What "auto" compares with (barman's get_backup_id_from_target_*). */
-typedef struct rst_sel {
-    bool has_time;
-    int64_t time_us; /* end_time <= time */
-    bool has_lsn;
-    pc_lsn lsn; /* end_xlog <= lsn */
-    bool has_tli;
-    uint32_t tli; /* timeline == tli */
-} rst_sel;
-
-/*
- * Resolve a backup reference against the catalog:
- *   YYYYMMDDTHHMMSS          that backup
- *   latest/last, oldest/first the newest / oldest DONE backup
- *   last-failed               the newest FAILED backup
- *   auto                      the newest DONE backup matching sel
- *   anything else             the backup whose backup_name it is
- * *out points into c. PC_E_NOT_FOUND when nothing matches (the message says
- * what was looked for), PC_E_USAGE when a name is ambiguous. The status of
- * the chosen backup is not checked here.
- */
-pc_status rst_select(const rst_catalog *c, const char *server, const char *ref, const rst_sel *sel,
-                     const rst_backup **out);
-
-/* True for the shortcuts and "auto": references that need the whole catalog. */
-bool rst_ref_is_keyword(const char *ref);
 
 /* ==== Tablespace relocation rules (restore.c) ==== */
 

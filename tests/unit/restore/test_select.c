@@ -12,7 +12,7 @@
 #include "common/timeutil.h"
 #include "restore/rst_int.h"
 
-/* A catalog as rst_catalog_load leaves it: sorted by id. */
+/* A catalog as cat_store_load leaves it: sorted by id. */
 static const struct {
     const char *id;
     const char *text;
@@ -33,7 +33,7 @@ static const struct {
 };
 #define NFIX (sizeof fixtures / sizeof fixtures[0])
 
-static rst_catalog cat;
+static cat_store cat;
 
 static int setup(void **state)
 {
@@ -50,16 +50,16 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    rst_catalog_free(&cat);
+    cat_store_free(&cat);
     return 0;
 }
 
-static const char *pick(const char *ref, const rst_sel *sel)
+static const char *pick(const char *ref, const cat_sel *sel)
 {
-    static const rst_sel none = {0};
-    const rst_backup *b = NULL;
+    static const cat_sel none = {0};
+    const cat_store_backup *b = NULL;
     pc_err_clear();
-    pc_status st = rst_select(&cat, "pg1", ref, sel ? sel : &none, &b);
+    pc_status st = cat_store_select(&cat, "pg1", ref, sel ? sel : &none, &b);
     if (st) {
         assert_null(b);
         return NULL;
@@ -68,16 +68,16 @@ static const char *pick(const char *ref, const rst_sel *sel)
     return b->id;
 }
 
-static rst_sel at_time(const char *t)
+static cat_sel at_time(const char *t)
 {
-    rst_sel s = {.has_time = true};
+    cat_sel s = {.has_time = true};
     assert_int_equal(pc_time_parse(t, &s.time_us), PC_OK);
     return s;
 }
 
-static rst_sel at_lsn(const char *l)
+static cat_sel at_lsn(const char *l)
 {
-    rst_sel s = {.has_lsn = true};
+    cat_sel s = {.has_lsn = true};
     assert_int_equal(pc_lsn_parse(l, &s.lsn), PC_OK);
     return s;
 }
@@ -98,9 +98,9 @@ static void test_ids_and_shortcuts(void **state)
     assert_string_equal(pick("oldest", NULL), "20260101T000000");
     assert_string_equal(pick("first", NULL), "20260101T000000");
     assert_string_equal(pick("last-failed", NULL), "20260107T000000");
-    assert_true(rst_ref_is_keyword("auto"));
-    assert_true(rst_ref_is_keyword("last-failed"));
-    assert_false(rst_ref_is_keyword("monthly"));
+    assert_true(cat_ref_is_keyword("auto"));
+    assert_true(cat_ref_is_keyword("last-failed"));
+    assert_false(cat_ref_is_keyword("monthly"));
 }
 
 static void test_names(void **state)
@@ -132,7 +132,7 @@ static void test_auto(void **state)
         {"2026-12-31", "20260105T000000"}, /* WAITING_FOR_WALS is not DONE */
     };
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
-        rst_sel s = at_time(times[i].time);
+        cat_sel s = at_time(times[i].time);
         const char *got = pick("auto", &s);
         if (!times[i].want) {
             assert_null(got);
@@ -142,7 +142,7 @@ static void test_auto(void **state)
             assert_string_equal(got, times[i].want);
         }
     }
-    rst_sel s = at_time("2026-01-01 00:09:59");
+    cat_sel s = at_time("2026-01-01 00:09:59");
     assert_null(pick("auto", &s));
     assert_string_equal(pc_err_get()->message,
                         "no DONE backup of server \"pg1\" ending at or before "
@@ -158,7 +158,7 @@ static void test_auto(void **state)
         {"FF/0", "20260105T000000"},
     };
     for (size_t i = 0; i < sizeof lsns / sizeof lsns[0]; i++) {
-        rst_sel l = at_lsn(lsns[i].lsn);
+        cat_sel l = at_lsn(lsns[i].lsn);
         const char *got = pick("auto", &l);
         if (!lsns[i].want)
             assert_null(got);
@@ -167,19 +167,19 @@ static void test_auto(void **state)
     }
 
     /* timeline: barman wants the backup's timeline to be exactly the target's */
-    rst_sel t1 = {.has_tli = true, .tli = 1};
+    cat_sel t1 = {.has_tli = true, .tli = 1};
     assert_string_equal(pick("auto", &t1), "20260102T000000");
-    rst_sel t2 = at_time("2026-01-04 12:00:00");
+    cat_sel t2 = at_time("2026-01-04 12:00:00");
     t2.has_tli = true;
     t2.tli = 1;
     assert_string_equal(pick("auto", &t2), "20260102T000000");
     t2.tli = 2;
     assert_string_equal(pick("auto", &t2), "20260104T000000");
-    rst_sel t3 = {.has_tli = true, .tli = 3};
+    cat_sel t3 = {.has_tli = true, .tli = 3};
     assert_null(pick("auto", &t3));
     assert_string_equal(pc_err_get()->message,
                         "no DONE backup of server \"pg1\" on timeline 3 (auto)");
-    rst_sel l2 = at_lsn("0/9000100");
+    cat_sel l2 = at_lsn("0/9000100");
     l2.has_tli = true;
     l2.tli = 1;
     assert_string_equal(pick("auto", &l2), "20260102T000000");
@@ -190,13 +190,13 @@ static void test_auto(void **state)
 
 static void test_empty_catalog(void **state)
 {
-    rst_catalog empty = {0};
-    const rst_backup *b;
-    static const rst_sel none = {0};
-    assert_int_equal(rst_select(&empty, "pg1", "latest", &none, &b), PC_E_NOT_FOUND);
+    cat_store empty = {0};
+    const cat_store_backup *b;
+    static const cat_sel none = {0};
+    assert_int_equal(cat_store_select(&empty, "pg1", "latest", &none, &b), PC_E_NOT_FOUND);
     assert_string_equal(pc_err_get()->message, "no DONE backup of server \"pg1\" (latest)");
-    assert_int_equal(rst_select(&empty, "pg1", "auto", &none, &b), PC_E_NOT_FOUND);
-    assert_int_equal(rst_select(&empty, "pg1", "last-failed", &none, &b), PC_E_NOT_FOUND);
+    assert_int_equal(cat_store_select(&empty, "pg1", "auto", &none, &b), PC_E_NOT_FOUND);
+    assert_int_equal(cat_store_select(&empty, "pg1", "last-failed", &none, &b), PC_E_NOT_FOUND);
     assert_string_equal(pc_err_get()->message, "no FAILED backup of server \"pg1\" (last-failed)");
 }
 

@@ -5,6 +5,8 @@
  * difference: the shortcuts and "auto" only consider DONE backups, so a
  * failed backup newer than the last good one is never restored by accident.
  */
+#include "catalog/store.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,6 @@
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/timeutil.h"
-#include "restore/rst_int.h"
 
 typedef struct id_list {
     char **v;
@@ -45,7 +46,7 @@ static pc_status collect_id(const repo_entry *e, void *ud)
     return PC_OK;
 }
 
-pc_status rst_backup_load(repo *r, const char *server, const char *id, rst_backup *out)
+pc_status cat_store_backup_load(repo *r, const char *server, const char *id, cat_store_backup *out)
 {
     memset(out, 0, sizeof *out);
     cat_binfo_init(&out->info);
@@ -67,21 +68,21 @@ pc_status rst_backup_load(repo *r, const char *server, const char *id, rst_backu
     if (st == PC_OK && !(out->id = pc_strdup(id)))
         st = PC_E_INTERNAL;
     if (st)
-        rst_backup_free(out);
+        cat_store_backup_free(out);
     return st;
 }
 
-void rst_backup_free(rst_backup *b)
+void cat_store_backup_free(cat_store_backup *b)
 {
     free(b->id);
     b->id = NULL;
     cat_binfo_free(&b->info);
 }
 
-void rst_catalog_free(rst_catalog *c)
+void cat_store_free(cat_store *c)
 {
     for (size_t i = 0; i < c->n; i++)
-        rst_backup_free(&c->v[i]);
+        cat_store_backup_free(&c->v[i]);
     free(c->v);
     memset(c, 0, sizeof *c);
 }
@@ -90,7 +91,7 @@ typedef struct load_task {
     repo *r;
     const char *server;
     const char *id;
-    rst_backup b;
+    cat_store_backup b;
     pc_status st;
     pc_error err;
 } load_task;
@@ -98,7 +99,7 @@ typedef struct load_task {
 static pc_status load_one(void *arg)
 {
     load_task *t = arg;
-    t->st = rst_backup_load(t->r, t->server, t->id, &t->b);
+    t->st = cat_store_backup_load(t->r, t->server, t->id, &t->b);
     if (t->st)
         pc_err_save(&t->err);
     /* a bad backup.info is reported and skipped, it does not fail the listing */
@@ -107,10 +108,10 @@ static pc_status load_one(void *arg)
 
 static int cmp_backup(const void *a, const void *b)
 {
-    return strcmp(((const rst_backup *)a)->id, ((const rst_backup *)b)->id);
+    return strcmp(((const cat_store_backup *)a)->id, ((const cat_store_backup *)b)->id);
 }
 
-pc_status rst_catalog_load(repo *r, const char *server, int jobs, rst_catalog *out)
+pc_status cat_store_load(repo *r, const char *server, int jobs, cat_store *out)
 {
     memset(out, 0, sizeof *out);
     id_list ids = {0};
@@ -148,7 +149,7 @@ pc_status rst_catalog_load(repo *r, const char *server, int jobs, rst_catalog *o
             continue;
         }
         if (t->st == PC_OK) {
-            rst_backup_free(&t->b);
+            cat_store_backup_free(&t->b);
         } else if (st == PC_OK && t->err.status != PC_E_NOT_FOUND) {
             /* what barman-cloud does: warn, skip, carry on */
             out->unreadable++;
@@ -160,7 +161,7 @@ pc_status rst_catalog_load(repo *r, const char *server, int jobs, rst_catalog *o
         free(ids.v[i]);
     free(ids.v);
     if (st) {
-        rst_catalog_free(out);
+        cat_store_free(out);
         return st;
     }
     if (out->n > 1)
@@ -168,7 +169,7 @@ pc_status rst_catalog_load(repo *r, const char *server, int jobs, rst_catalog *o
     return PC_OK;
 }
 
-bool rst_ref_is_keyword(const char *ref)
+bool cat_ref_is_keyword(const char *ref)
 {
     static const char *const kw[] = {"latest", "last", "oldest", "first", "last-failed", "auto"};
     for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
@@ -177,7 +178,7 @@ bool rst_ref_is_keyword(const char *ref)
     return false;
 }
 
-static bool matches(const rst_backup *b, const rst_sel *sel)
+static bool matches(const cat_store_backup *b, const cat_sel *sel)
 {
     const cat_binfo *i = &b->info;
     if (i->status != CAT_BINFO_DONE)
@@ -196,7 +197,7 @@ static bool matches(const rst_backup *b, const rst_sel *sel)
     return true;
 }
 
-static void describe_sel(const rst_sel *sel, char *out, size_t len)
+static void describe_sel(const cat_sel *sel, char *out, size_t len)
 {
     size_t n = 0;
     out[0] = '\0';
@@ -214,10 +215,10 @@ static void describe_sel(const rst_sel *sel, char *out, size_t len)
         snprintf(out + n, len - n, " on timeline %u", sel->tli);
 }
 
-pc_status rst_select(const rst_catalog *c, const char *server, const char *ref, const rst_sel *sel,
-                     const rst_backup **out)
+pc_status cat_store_select(const cat_store *c, const char *server, const char *ref,
+                           const cat_sel *sel, const cat_store_backup **out)
 {
-    static const rst_sel none = {0};
+    static const cat_sel none = {0};
     *out = NULL;
     if (pc_layout_is_backup_id(ref)) {
         for (size_t i = 0; i < c->n; i++) {
@@ -233,9 +234,9 @@ pc_status rst_select(const rst_catalog *c, const char *server, const char *ref, 
     bool newest = strcmp(ref, "latest") == 0 || strcmp(ref, "last") == 0;
     bool oldest = strcmp(ref, "oldest") == 0 || strcmp(ref, "first") == 0;
     if (newest || oldest || strcmp(ref, "auto") == 0) {
-        const rst_sel *s = newest || oldest ? &none : sel;
+        const cat_sel *s = newest || oldest ? &none : sel;
         for (size_t k = 0; k < c->n; k++) {
-            const rst_backup *b = &c->v[oldest ? k : c->n - 1 - k];
+            const cat_store_backup *b = &c->v[oldest ? k : c->n - 1 - k];
             if (matches(b, s)) {
                 *out = b;
                 return PC_OK;
@@ -260,7 +261,7 @@ pc_status rst_select(const rst_catalog *c, const char *server, const char *ref, 
         }
         return pc_err(PC_E_NOT_FOUND, "no FAILED backup of server \"%s\" (last-failed)", server);
     }
-    const rst_backup *found = NULL;
+    const cat_store_backup *found = NULL;
     size_t nfound = 0;
     for (size_t i = 0; i < c->n; i++) {
         if (c->v[i].info.backup_name && strcmp(c->v[i].info.backup_name, ref) == 0) {
