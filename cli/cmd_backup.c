@@ -172,12 +172,17 @@ static pc_status parse_opts(cli_ctx *ctx, bool barman, arc_backup_opts *o, char 
     o->name = cli_opt_str(ctx, "name");
     if (o->name && (st = arc_backup_check_name(o->name)) != PC_OK)
         return st;
-    o->fast_checkpoint = cli_opt_count(ctx, "immediate-checkpoint") > 0;
+    o->fast_checkpoint = cli_opt_count(ctx, "immediate-checkpoint") > 0 ||
+                         (!barman && pc_cfg_bool(ctx->cfg, "immediate-checkpoint"));
     o->create_bucket = barman;
 
-    /* compression: barman's default is none, pgcask's zstd */
+    /* compression: barman's default is none, pgcask's the backup-compression setting */
     const char *flag = NULL;
-    cmp_codec codec = barman ? CMP_NONE : CMP_ZSTD;
+    cmp_codec codec = CMP_NONE;
+    if (!barman && (st = cmp_codec_parse(pc_cfg_str(ctx->cfg, "backup-compression"), &codec))) {
+        pc_err_context("invalid backup-compression setting");
+        return st;
+    }
     for (size_t i = 0; i < sizeof codec_flags / sizeof codec_flags[0]; i++) {
         if (cli_opt_count(ctx, codec_flags[i].flag) == 0)
             continue;
@@ -208,7 +213,12 @@ static pc_status parse_opts(cli_ctx *ctx, bool barman, arc_backup_opts *o, char 
     if (lvl && codec != CMP_NONE && (st = cmp_level_parse(codec, lvl, &o->level)) != PC_OK)
         return st;
 
-    o->jobs = DEFAULT_JOBS;
+    int64_t dj = barman ? DEFAULT_JOBS : pc_cfg_int(ctx->cfg, "backup-jobs");
+    if (dj < 1 || dj > MAX_JOBS) {
+        pc_err(PC_E_USAGE, "backup-jobs must be between 1 and %d", MAX_JOBS);
+        return PC_E_USAGE;
+    }
+    o->jobs = (int)dj;
     const char *jobs = cli_opt_str(ctx, "jobs");
     if (jobs) {
         int64_t j;

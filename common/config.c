@@ -67,6 +67,13 @@ static const pc_cfg_desc settings[] = {
      "WAL files archived or prefetched in parallel by one call"},
     {"wal-segment-size", PC_CFG_SIZE, "16MiB", NULL, 0,
      "WAL segment size of the cluster (initdb --wal-segsize)"},
+    /* backups */
+    {"backup-compression", PC_CFG_STRING, "zstd", NULL, 0,
+     "base backup compression: zstd, lz4, gzip, bzip2, xz, snappy or none (barman-cloud-restore "
+     "reads none, gzip, bzip2 and snappy)"},
+    {"backup-jobs", PC_CFG_INT, "2", NULL, 0, "base backup compression threads"},
+    {"immediate-checkpoint", PC_CFG_BOOL, "off", NULL, 0,
+     "start base backups with an immediate checkpoint instead of a spread one"},
     /* sidecar */
     {"objectstore-dir", PC_CFG_STRING, "/etc/pgcask/objectstores", NULL, 0,
      "sidecar: directory of <barmanObjectName>.conf files, one per object store"},

@@ -22,11 +22,20 @@
 #include <unistd.h>
 
 #include "archiver/archiver.h"
+#include "archiver/backup.h"
 #include "catalog/catalog.h"
+#include "catalog/store.h"
+#include "common/json.h"
+#include "common/layout.h"
+#include "compress/compress.h"
+#include "restore/restore.h"
+#include "s3/repo.h"
+#include "s3/walstore.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "common/timeutil.h"
 #include "common/wal.h"
 #include "restore/wal_restore.h"
 
@@ -59,6 +68,7 @@ bool sc_engine_supports(sc_op op)
         return true;
     case SC_OP_BACKUP:
     case SC_OP_RESTORE_JOB:
+        return true;
     case SC_OP_METRICS:
         return false;
     }
@@ -86,6 +96,34 @@ static pc_status check_object_name(const char *name)
         pc_err(PC_E_USAGE, "invalid barmanObjectName \"%.100s\"", name);
         return PC_E_USAGE;
     }
+    return PC_OK;
+}
+
+/*
+ * The settings of a store: the server, CNPG's spool directory, the store's
+ * file (or the sidecar's own configuration file) and the environment, and
+ * the sidecar's state directory unless the store names one.
+ */
+static pc_status store_cfg(const sc_call *call, const store *s, pc_cfg **out)
+{
+    pc_cfg *cfg;
+    pc_status st = pc_cfg_new(&cfg);
+    if (st)
+        return st;
+    st = pc_cfg_set(cfg, "server", s->server, PC_CFG_SRC_FLAG);
+    /* CNPG gives the sidecar a spool directory on the shared /controller volume */
+    const char *spool_env = getenv("SPOOL_DIRECTORY");
+    if (st == PC_OK && spool_env && *spool_env)
+        st = pc_cfg_set(cfg, "spool-dir", spool_env, PC_CFG_SRC_ENV);
+    if (st == PC_OK)
+        st = pc_cfg_load(cfg, s->path);
+    if (st == PC_OK && !pc_cfg_isset(cfg, "state-dir") && pc_cfg_str(call->cfg, "state-dir"))
+        st = pc_cfg_set(cfg, "state-dir", pc_cfg_str(call->cfg, "state-dir"), PC_CFG_SRC_DEFAULT);
+    if (st) {
+        pc_cfg_free(cfg);
+        return st;
+    }
+    *out = cfg;
     return PC_OK;
 }
 
@@ -117,20 +155,7 @@ static pc_status store_build(const sc_call *call, const char *object, const char
         }
         s->mtime = sb.st_mtim;
     }
-    if ((st = pc_cfg_new(&s->cfg)) != PC_OK) {
-        store_free(s);
-        return st;
-    }
-    st = pc_cfg_set(s->cfg, "server", server, PC_CFG_SRC_FLAG);
-    /* CNPG gives the sidecar a spool directory on the shared /controller volume */
-    const char *spool_env = getenv("SPOOL_DIRECTORY");
-    if (st == PC_OK && spool_env && *spool_env)
-        st = pc_cfg_set(s->cfg, "spool-dir", spool_env, PC_CFG_SRC_ENV);
-    if (st == PC_OK)
-        st = pc_cfg_load(s->cfg, s->path);
-    if (st == PC_OK && !pc_cfg_isset(s->cfg, "state-dir") && pc_cfg_str(call->cfg, "state-dir"))
-        st = pc_cfg_set(s->cfg, "state-dir", pc_cfg_str(call->cfg, "state-dir"),
-                        PC_CFG_SRC_DEFAULT);
+    st = store_cfg(call, s, &s->cfg);
     if (st == PC_OK)
         st = arc_ctx_new(s->cfg, &s->arc);
     if (st == PC_OK)
@@ -371,15 +396,222 @@ pc_status sc_engine_set_first_required(const sc_call *call, const char *first_re
     return st;
 }
 
+/* ---- backups ---- */
+
+/* "backup-<UTC time>": what plugin-barman-cloud names them; not a backup id, so barman accepts it. */
+static void default_backup_name(char *out, size_t len)
+{
+    char id[32];
+    pc_time_backup_id(pc_now_us(), id, sizeof id);
+    snprintf(out, len, "backup-%.8s%.6s", id, id + 9);
+}
+
+/* The Backup resource's metadata.name, when the request carries one we can use. */
+static void backup_object_name(const void *json, size_t len, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (!json || len == 0)
+        return;
+    pc_json *root;
+    pc_error saved;
+    pc_err_save(&saved);
+    if (pc_json_parse(json, len, 4u << 20, "Backup definition", &root) == PC_OK) {
+        const char *n = pc_json_string(pc_json_path(root, "metadata", "name", NULL));
+        if (n && strlen(n) < outlen && arc_backup_check_name(n) == PC_OK)
+            snprintf(out, outlen, "%s", n);
+        pc_json_free(root);
+    }
+    pc_err_restore(&saved);
+}
+
 pc_status sc_engine_backup(const sc_call *call, const void *backup_json, size_t backup_len,
                            sc_backup_result *out)
 {
-    return pc_err(PC_E_INTERNAL, "backups through the sidecar are not available yet");
+    store *s;
+    pc_status st = plugin_store(call, &call->cluster->plugin, ".spec.plugins", &s);
+    if (st)
+        return st;
+    char name[256];
+    backup_object_name(backup_json, backup_len, name, sizeof name);
+    if (!name[0])
+        default_backup_name(name, sizeof name);
+
+    arc_backup_opts o = {
+        /* the sidecar shares the pod with PostgreSQL: its socket, as the postgres user */
+        .host = getenv("PGHOST") ? NULL : "/controller/run",
+        .user = getenv("PGUSER") ? NULL : "postgres",
+        .dbname = "postgres",
+        .name = name,
+        .level = CMP_LEVEL_DEFAULT,
+        .fast_checkpoint = pc_cfg_bool(s->cfg, "immediate-checkpoint"),
+        .max_archive_size = (uint64_t)100 << 30,
+        .wal_timeout_ms = 10 * 60 * 1000,
+        .create_bucket = true,
+    };
+    cmp_codec codec;
+    if ((st = cmp_codec_parse(pc_cfg_str(s->cfg, "backup-compression"), &codec)) != PC_OK)
+        return st;
+    o.codec = (int)codec;
+    int64_t jobs = pc_cfg_int(s->cfg, "backup-jobs");
+    o.jobs = jobs < 1 ? 1 : jobs > 64 ? 64 : (int)jobs;
+
+    int64_t started = pc_now_us();
+    arc_backup_result res;
+    memset(&res, 0, sizeof res);
+    /* arc_backup may raise part-size in the configuration it is given: use a private copy */
+    pc_cfg *cfg;
+    if ((st = store_cfg(call, s, &cfg)) != PC_OK)
+        return st;
+    st = arc_backup(cfg, &o, &res);
+    repo *r = NULL;
+    cat_store_backup b;
+    memset(&b, 0, sizeof b);
+    if (st == PC_OK)
+        st = repo_open_cfg(cfg, &r);
+    if (st == PC_OK)
+        st = cat_store_backup_load(r, s->server, res.backup_id, &b);
+    if (st == PC_OK) {
+        const cat_binfo *i = &b.info;
+        snprintf(out->backup_id, sizeof out->backup_id, "%s", res.backup_id);
+        snprintf(out->backup_name, sizeof out->backup_name, "%s", name);
+        out->started_at = (i->begin_time != CAT_BINFO_NONE ? i->begin_time : started) / 1000000;
+        out->stopped_at = (i->end_time != CAT_BINFO_NONE ? i->end_time : pc_now_us()) / 1000000;
+        snprintf(out->begin_wal, sizeof out->begin_wal, "%s", i->begin_wal ? i->begin_wal : "");
+        snprintf(out->end_wal, sizeof out->end_wal, "%s", i->end_wal ? i->end_wal : "");
+        snprintf(out->begin_lsn, sizeof out->begin_lsn, "%s", i->begin_xlog ? i->begin_xlog : "");
+        snprintf(out->end_lsn, sizeof out->end_lsn, "%s", i->end_xlog ? i->end_xlog : "");
+        if (i->backup_label)
+            pc_buf_append_str(&out->backup_label, i->backup_label);
+        const char *pod = call->cluster->pod_name ? call->cluster->pod_name : getenv("POD_NAME");
+        snprintf(out->instance_id, sizeof out->instance_id, "%s", pod ? pod : "");
+        out->online = true;
+        char num[32];
+        if (i->timeline != CAT_BINFO_NONE) {
+            snprintf(num, sizeof num, "%lld", (long long)i->timeline);
+            sc_kvs_add(&out->metadata, "timeline", num);
+        }
+        if (i->version != CAT_BINFO_NONE) {
+            snprintf(num, sizeof num, "%lld", (long long)i->version);
+            sc_kvs_add(&out->metadata, "version", num);
+        }
+        sc_kvs_add(&out->metadata, "name", name);
+        sc_kvs_add(&out->metadata, "displayName", "pgcask");
+        if (call->cluster->uid)
+            sc_kvs_add(&out->metadata, "clusterUID", call->cluster->uid);
+        sc_kvs_add(&out->metadata, "pluginName", call->plugin_name);
+    }
+    cat_store_backup_free(&b);
+    repo_free(r);
+    pc_cfg_free(cfg);
+    return st;
+}
+
+/* ---- the restore Job ---- */
+
+/* What CNPG's instance manager runs as restore_command (it calls our WAL.Restore). */
+#define CNPG_RESTORE_COMMAND                                                                       \
+    "restore_command = '/controller/manager wal-restore --log-destination "                     \
+    "/controller/log/postgres.json %f %p'\n"
+
+typedef struct begin_wal_ud {
+    bool found;
+} begin_wal_ud;
+
+static pc_status on_begin_wal(const repo_wal_obj *o, void *ud)
+{
+    ((begin_wal_ud *)ud)->found = true;
+    return PC_OK;
 }
 
 pc_status sc_engine_restore_job(const sc_call *call, int check_empty, sc_restore_job_result *out)
 {
-    return pc_err(PC_E_INTERNAL, "restoring a cluster through the sidecar is not available yet");
+    const sc_cluster *c = call->cluster;
+    pc_status st;
+    /* the new cluster must not archive into a non-empty place (the "Expected empty archive" check) */
+    bool check = check_empty == SC_CHECK_YES ||
+                 (check_empty == SC_CHECK_UNSET && !c->skip_empty_wal_archive_check);
+    if (check && c->plugin.present) {
+        store *own;
+        if ((st = plugin_store(call, &c->plugin, ".spec.plugins", &own)) != PC_OK)
+            return st;
+        if ((st = arc_check_wal_archive(own->arc, 0)) != PC_OK)
+            return st;
+    }
+    store *src;
+    if ((st = plugin_store(call, &c->recovery.plugin, "recovery source", &src)) != PC_OK)
+        return st;
+    const char *pgdata = getenv("PGDATA");
+    if (!pgdata || !*pgdata) {
+        pc_err(PC_E_CONFIG, "PGDATA is not set in the restore Job's environment");
+        return PC_E_CONFIG;
+    }
+    const sc_recovery_target *t = &c->target;
+    rst_opts o = {.dest = pgdata, .jobs = 4};
+    if (t->present && t->backup_id && *t->backup_id)
+        o.backup = t->backup_id;
+    else if (t->present && ((t->target_time && *t->target_time) ||
+                            (t->target_lsn && *t->target_lsn)))
+        o.backup = "auto";
+    else
+        o.backup = "latest";
+    if (strcmp(o.backup, "auto") == 0) {
+        /* only what chooses the backup: CNPG writes the recovery target itself */
+        o.target.time = t->target_time && *t->target_time ? t->target_time : NULL;
+        o.target.lsn = !o.target.time && t->target_lsn && *t->target_lsn ? t->target_lsn : NULL;
+    }
+    if (t->present && t->target_tli && *t->target_tli && strcmp(o.backup, "auto") == 0)
+        o.target.tli = t->target_tli;
+
+    /* the backup's first WAL must be there, or recovery cannot even begin */
+    repo *r = NULL;
+    cat_store cs;
+    memset(&cs, 0, sizeof cs);
+    const cat_store_backup *b = NULL;
+    st = repo_open_cfg(src->cfg, &r);
+    if (st == PC_OK)
+        st = cat_store_load(r, src->server, 4, &cs);
+    if (st == PC_OK) {
+        cat_sel sel = {0};
+        if (o.target.time) {
+            sel.has_time = true;
+            st = pc_time_parse(o.target.time, &sel.time_us);
+        } else if (o.target.lsn) {
+            sel.has_lsn = true;
+            st = pc_lsn_parse(o.target.lsn, &sel.lsn);
+        }
+        if (st == PC_OK)
+            st = cat_store_select(&cs, src->server, o.backup, &sel, &b);
+    }
+    if (st == PC_OK && b->info.begin_wal) {
+        pc_wal_name w;
+        begin_wal_ud ud = {0};
+        st = pc_wal_parse(b->info.begin_wal, &w);
+        if (st == PC_OK)
+            st = repo_wal_find(r, src->server, &w, on_begin_wal, &ud);
+        if (st == PC_OK && !ud.found) {
+            pc_err(PC_E_NOT_FOUND, "the first WAL of backup %s, %s, is not in the archive of "
+                                   "server \"%s\"", b->id, w.name, src->server);
+            pc_err_hint("Without it the backup cannot be recovered; choose another backup.");
+            st = PC_E_NOT_FOUND;
+        }
+    }
+    char chosen[64] = "";
+    if (st == PC_OK)
+        snprintf(chosen, sizeof chosen, "%s", b->id);
+    cat_store_free(&cs);
+    repo_free(r);
+    if (st)
+        return st;
+    o.backup = chosen;
+    o.target = (rst_target){0};
+    rst_result res;
+    if ((st = rst_restore(src->cfg, &o, &res)) != PC_OK)
+        return st;
+    pc_info("restored backup %s of server %s into %s", res.backup_id, src->server, pgdata);
+    st = pc_buf_append_str(&out->restore_config, "recovery_target_action = promote\n");
+    if (st == PC_OK)
+        st = pc_buf_append_str(&out->restore_config, CNPG_RESTORE_COMMAND);
+    return st;
 }
 
 pc_status sc_engine_metrics_define(const sc_call *call, sc_metrics *out)
