@@ -558,6 +558,39 @@ static pc_status check_stored(arc_ctx *a, cat *c, const char *path, const pc_wal
     return st;
 }
 
+static wal_job *job_new(arc_ctx *a, const char *path, const pc_wal_name *w)
+{
+    wal_job *j = pc_calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->a = a;
+    j->w = *w;
+    j->path = pc_strdup(path);
+    if (!j->path) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static pc_status archive_uncataloged(arc_ctx *a, const char *wal_path, const pc_wal_name *w,
+                                     arc_wal_result *res)
+{
+    wal_job *j = job_new(a, wal_path, w);
+    if (!j)
+        return PC_E_INTERNAL;
+    job_task(j);
+    pc_status st = j->st;
+    if (st == PC_OK) {
+        res->already = j->already;
+        res->batch = 1;
+    } else {
+        pc_err_restore(&j->err);
+    }
+    job_free(j);
+    return st;
+}
+
 /* .ready files next to wal_path, history files first then by name (PostgreSQL's order). */
 static int ready_cmp(const void *x, const void *y)
 {
@@ -613,21 +646,6 @@ static pc_status list_ready(const char *waldir, const char *skip, char ***names,
     return st;
 }
 
-static wal_job *job_new(arc_ctx *a, const char *path, const pc_wal_name *w)
-{
-    wal_job *j = pc_calloc(1, sizeof *j);
-    if (!j)
-        return NULL;
-    j->a = a;
-    j->w = *w;
-    j->path = pc_strdup(path);
-    if (!j->path) {
-        free(j);
-        return NULL;
-    }
-    return j;
-}
-
 /* Claim the requested file, waiting for another archiver that holds it. */
 static pc_status claim_requested(cat *c, const char *name, cat_claim *outcome)
 {
@@ -665,8 +683,15 @@ pc_status arc_wal_archive(arc_ctx *a, const char *wal_path, arc_wal_result *resu
         return PC_E_USAGE;
     }
     cat *c;
-    if ((st = cat_open(a->catalog_path, &c)) != PC_OK)
-        return st;
+    if ((st = cat_open(a->catalog_path, &c)) != PC_OK) {
+        /*
+         * The catalog is a cache: without it the store's own check still
+         * prevents overwrites, so archive the requested file alone rather
+         * than let WAL pile up in pg_wal over a local problem.
+         */
+        pc_warn("archiving %s without the catalog: %s", w.name, pc_err_get()->message);
+        return archive_uncataloged(a, wal_path, &w, res);
+    }
 
     cat_claim outcome;
     st = claim_requested(c, w.name, &outcome);
