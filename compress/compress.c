@@ -325,7 +325,7 @@ pc_status cmp_compress_new(cmp_codec c, int level, int threads, pc_sink *next, p
     case CMP_NONE:
         return none_new(0, next, out);
     case CMP_GZIP:
-        return cmp_gzip_compress_new(lv, next, out);
+        return cmp_gzip_compress_new(lv, threads, next, out);
     case CMP_BZIP2:
         return cmp_bzip2_compress_new(lv, next, out);
     case CMP_ZSTD:

@@ -1,4 +1,7 @@
-/* gzip (RFC 1952) through zlib: one member written, any number of members read. */
+/*
+ * gzip (RFC 1952) through zlib: one member written, any number of members read.
+ * Compression with more than one thread is in compress/pgzip.c.
+ */
 
 #include <stdlib.h>
 /* next_in becomes const: zlib never writes through it */
@@ -191,8 +194,10 @@ static pc_status gz_new(const pc_sink_ops *ops, int level, uint64_t max_out, pc_
     return PC_OK;
 }
 
-pc_status cmp_gzip_compress_new(int level, pc_sink *next, pc_sink **out)
+pc_status cmp_gzip_compress_new(int level, int threads, pc_sink *next, pc_sink **out)
 {
+    if (threads > 1)
+        return cmp_pgzip_compress_new(level, threads, next, out);
     return gz_new(&gz_compress_ops, level, 0, next, out);
 }
 

@@ -54,7 +54,13 @@ pc_status cmp_err_truncated(const char *codec);
 /* Shared message for a 0-byte input (a compressed empty file is never empty). */
 pc_status cmp_err_empty(const char *codec);
 
-pc_status cmp_gzip_compress_new(int level, pc_sink *next, pc_sink **out);
+/* threads > 1 hands over to cmp_pgzip_compress_new; else one zlib stream on the caller's thread. */
+pc_status cmp_gzip_compress_new(int level, int threads, pc_sink *next, pc_sink **out);
+/* One gzip member compressed in blocks on `threads` worker threads (compress/pgzip.c). */
+#define CMP_PGZIP_BLOCK (256u * 1024u) /* uncompressed bytes per block */
+pc_status cmp_pgzip_compress_new(int level, int threads, pc_sink *next, pc_sink **out);
+/* Tests only: when >= 0, a parallel gzip worker fails that block (0-based); read by _new. */
+extern long cmp_pgzip_test_fail_block;
 pc_status cmp_gzip_decompress_new(uint64_t max_out, pc_sink *next, pc_sink **out);
 pc_status cmp_bzip2_compress_new(int level, pc_sink *next, pc_sink **out);
 pc_status cmp_bzip2_decompress_new(uint64_t max_out, pc_sink *next, pc_sink **out);
