@@ -26,6 +26,7 @@ cmake --build build-bench --target pgcask -j "$(nproc)" >/dev/null
 export PGCASK=$ROOT/build-bench/cli/pgcask
 
 WORK=$(mktemp -d /tmp/pgcask-bench.XXXXXX)
+chmod 755 "$WORK" # the S3 server runs as the swift user and reads its config here
 SHM=
 STARTED=
 cleanup() {
