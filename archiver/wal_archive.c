@@ -551,6 +551,17 @@ static pc_status check_stored(arc_ctx *a, cat *c, const char *path, const pc_wal
         if (st == PC_OK) {
             pc_warn("WAL file %s was already archived with the same content", w->name);
             res->already = true;
+            /* remember this copy, so the next call for it takes the fast path */
+            cat_wal upd = row;
+            upd.sha256 = j.sha256;
+            upd.size = j.size;
+            upd.src_ino = (uint64_t)j.sb.st_ino;
+            upd.src_mtime_ns = (int64_t)j.sb.st_mtim.tv_sec * 1000000000 + j.sb.st_mtim.tv_nsec;
+            pc_error saved;
+            pc_err_save(&saved);
+            if (cat_wal_put(c, &upd, j.segsize) != PC_OK)
+                pc_debug("could not update the catalog row of %s", w->name);
+            pc_err_restore(&saved);
         }
     }
     cat_wal_clear(&row);

@@ -1,6 +1,7 @@
 #include "common/paths.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "common/hash.h"
+#include "common/layout.h"
 
 static bool writable_dir(const char *p)
 {
@@ -46,18 +47,17 @@ pc_status pc_state_dir(const pc_cfg *cfg, char **out)
 
 void pc_repo_server_tag(const char *repo_url, const char *server, char *out, size_t outlen)
 {
-    unsigned char d[PC_SHA256_LEN];
-    char hex[2 * PC_SHA256_LEN + 1];
-    char *in = pc_asprintf("%s\n%s", repo_url, server);
-    pc_sha256(in ? in : "", in ? strlen(in) : 0, d);
-    free(in);
-    pc_hex(d, 8, hex);
-    char clean[129];
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    const char *parts[3] = {repo_url, "\n", server};
+    for (int i = 0; i < 3; i++)
+        for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
+            h = (h ^ *p) * UINT64_C(0x100000001b3);
+    char clean[PC_SERVER_NAME_MAX + 1];
     size_t n = 0;
     for (const char *p = server; *p && n + 1 < sizeof clean; p++)
         clean[n++] = (isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_') ? *p : '_';
     clean[n] = '\0';
-    snprintf(out, outlen, "%s-%s", clean, hex);
+    snprintf(out, outlen, "%s-%016" PRIx64, clean, h);
 }
 
 pc_status pc_spool_dir(const pc_cfg *cfg, const char *repo_url, const char *server, char **out)
@@ -71,7 +71,7 @@ pc_status pc_spool_dir(const pc_cfg *cfg, const char *repo_url, const char *serv
         pc_status st = pc_state_dir(cfg, &state);
         if (st)
             return st;
-        char tag[160];
+        char tag[PC_REPO_TAG_MAX];
         pc_repo_server_tag(repo_url, server, tag, sizeof tag);
         dir = pc_asprintf("%s/spool/%s", state, tag);
         free(state);

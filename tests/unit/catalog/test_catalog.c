@@ -236,13 +236,13 @@ static void test_default_path(void **state)
     (void)state;
     char *p = NULL;
     expect_ok(cat_default_path("/var/lib/pgcask/", "s3://bucket/prefix", "pg-main", &p));
-    assert_string_equal(p, "/var/lib/pgcask/catalog/pg-main-d7b0a48b550bd3f1.db");
+    assert_string_equal(p, "/var/lib/pgcask/catalog/pg-main-7a67dbecff534807.db");
     free(p);
     expect_ok(cat_default_path("/s", "file:///var/lib/pgcask/repo", "pg/1 x\xc3\xa9", &p));
-    assert_string_equal(p, "/s/catalog/pg_1_x__-3c9db623a0099518.db");
+    assert_string_equal(p, "/s/catalog/pg_1_x__-0f4fd2e548ce0b77.db");
     free(p);
     expect_ok(cat_default_path("/", "s3://bucket/prefix", "pg-main", &p));
-    assert_string_equal(p, "/catalog/pg-main-d7b0a48b550bd3f1.db");
+    assert_string_equal(p, "/catalog/pg-main-7a67dbecff534807.db");
     free(p);
     expect_err(cat_default_path("/s", "s3://b", "", &p), PC_E_USAGE, "server");
     assert_null(p);
