@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/hash.h"
 #include "common/layout.h"
 #include "common/log.h"
 #include "common/paths.h"
@@ -39,6 +40,7 @@ struct rst_wal_ctx {
     char *server;
     char *spool;
     int max_parallel;
+    cmp_codec codec; /* what this repository archives with: the first key tried */
     uint64_t segsize;
     bool segsize_set;
     pthread_mutex_t mu;
@@ -75,6 +77,11 @@ pc_status rst_wal_ctx_new(const pc_cfg *cfg, rst_wal_ctx **out)
         return PC_E_INTERNAL;
     c->cfg = cfg;
     c->max_parallel = (int)mp;
+    const char *comp = pc_cfg_str(cfg, "compression");
+    if (!comp || cmp_codec_parse(comp, &c->codec) != PC_OK) {
+        pc_err_clear(); /* restore reads any codec; an odd setting only loses the shortcut */
+        c->codec = CMP_ZSTD;
+    }
     c->segsize = pc_cfg_size(cfg, "wal-segment-size");
     c->segsize_set = pc_cfg_isset(cfg, "wal-segment-size");
     pthread_mutex_init(&c->mu, NULL);
@@ -253,12 +260,124 @@ static pc_status head_check_new(const pc_wal_name *w, uint64_t *segsize, bool le
     return PC_OK;
 }
 
+/*
+ * The last checks before the file is committed: a complete segment has
+ * exactly the segment size, and an uncompressed object (no codec checksum
+ * to catch a damaged byte) matches the SHA-256 wal-archive stored in its
+ * metadata. `info` is filled by repo_get before the first byte arrives.
+ */
+typedef struct wal_verify {
+    pc_sink base;
+    const fetch *f;
+    const char *key;
+    const repo_obj *info;
+    pc_hash *h; /* NULL when the codec checks the data itself */
+    uint64_t n;
+} wal_verify;
+
+static pc_status wv_write(pc_sink *s, const void *d, size_t n)
+{
+    wal_verify *v = (wal_verify *)s;
+    v->n += n;
+    if (v->h)
+        pc_hash_update(v->h, d, n);
+    return pc_sink_write(s->next, d, n);
+}
+
+static pc_status wv_finish(pc_sink *s)
+{
+    wal_verify *v = (wal_verify *)s;
+    const fetch *f = v->f;
+    if (f->w.kind == PC_WAL_SEGMENT && !f->partial && v->n != f->segsize)
+        return pc_err(PC_E_CORRUPT, "WAL file %s from \"%s\" has %llu bytes, not %llu", f->w.name,
+                      v->key, (unsigned long long)v->n, (unsigned long long)f->segsize);
+    const char *want = v->h ? repo_obj_meta(v->info, "pgcask-sha256") : NULL;
+    if (want) {
+        unsigned char d[PC_SHA256_LEN];
+        char hex[2 * PC_SHA256_LEN + 1];
+        pc_hash_final(v->h, d);
+        pc_hex(d, sizeof d, hex);
+        if (strcmp(hex, want) != 0) {
+            pc_err(PC_E_CORRUPT, "WAL file %s from \"%s\" does not match the checksum stored "
+                                 "with it",
+                   f->w.name, v->key);
+            pc_err_hint("The stored object is damaged; it was not restored.");
+            return PC_E_CORRUPT;
+        }
+    }
+    return PC_OK;
+}
+
+static void wv_destroy(pc_sink *s)
+{
+    pc_hash_free(((wal_verify *)s)->h);
+    free(s);
+}
+
+static const pc_sink_ops wv_ops = {
+    .name = "wal-verify", .write = wv_write, .finish = wv_finish, .destroy = wv_destroy};
+
+/* Download key (holding codec) into f->dest. PC_E_NOT_FOUND when the key does not exist. */
+static pc_status download(fetch *f, repo *r, const char *key, cmp_codec codec)
+{
+    bool seg = f->w.kind == PC_WAL_SEGMENT || f->w.kind == PC_WAL_PARTIAL;
+    uint64_t cap = seg ? PC_WAL_MAX_SEGSIZE : SMALL_FILE_MAX;
+    repo_obj info;
+    memset(&info, 0, sizeof info);
+    pc_sink *head;
+    pc_status st = pc_sink_file_new(f->dest, 0600, 0, &head);
+    if (st)
+        return st;
+    wal_verify *v = pc_calloc(1, sizeof *v);
+    if (!v || (codec == CMP_NONE && pc_hash_new(PC_HASH_SHA256, &v->h) != PC_OK)) {
+        free(v);
+        pc_sink_free(head);
+        return PC_E_INTERNAL;
+    }
+    pc_sink_init(&v->base, &wv_ops, head);
+    v->f = f;
+    v->key = key;
+    v->info = &info;
+    head = &v->base;
+    if (seg)
+        st = head_check_new(&f->w, &f->segsize, !f->c->segsize_set, head, &head);
+    if (st == PC_OK)
+        st = cmp_decompress_new(codec, cap, head, &head);
+    if (st)
+        return st;
+    st = repo_get(r, key, 0, 0, head, &info);
+    if (st == PC_OK)
+        st = pc_sink_finish(head);
+    if (st == PC_OK)
+        f->size = v->n;
+    pc_sink_free(head);
+    if (st && st != PC_E_NOT_FOUND)
+        pc_err_context("restoring %s from \"%s\"", f->w.name, key);
+    return st;
+}
+
 static pc_status fetch_run(fetch *f)
 {
     repo *r;
     pc_status st = ctx_repo(f->c, &r);
     if (st)
         return st;
+    /*
+     * The object is almost always stored under the codec this repository
+     * archives with: ask for that key directly, and list the name's objects
+     * only when it is not there (another codec, or only a .partial).
+     */
+    char *guess = pc_layout_wal_key(f->c->server, &f->w, cmp_codec_ext(f->c->codec));
+    if (!guess)
+        return PC_E_INTERNAL;
+    st = download(f, r, guess, f->c->codec);
+    if (st == PC_OK && !f->spool)
+        pc_debug("restored %s from \"%s\"", f->w.name, guess);
+    free(guess);
+    if (st != PC_E_NOT_FOUND)
+        return st;
+    pc_err_clear();
+
     pick p = {0};
     st = repo_wal_find(r, f->c->server, &f->w, on_obj, &p);
     if (st == PC_OK && !p.full && f->w.kind == PC_WAL_SEGMENT && !f->no_partial) {
@@ -280,34 +399,9 @@ static pc_status fetch_run(fetch *f)
     if (st == PC_OK) {
         f->partial = !p.full;
         size_t stem;
-        cmp_codec codec = cmp_codec_from_name(key, &stem);
-        bool seg = f->w.kind == PC_WAL_SEGMENT || f->w.kind == PC_WAL_PARTIAL;
-        uint64_t cap = seg ? PC_WAL_MAX_SEGSIZE : SMALL_FILE_MAX;
-        pc_sink *file, *count, *head;
-        st = pc_sink_file_new(f->dest, 0600, 0, &file);
-        if (st == PC_OK)
-            st = pc_sink_count_new(file, &count);
-        head = count;
-        if (st == PC_OK && seg)
-            st = head_check_new(&f->w, &f->segsize, !f->c->segsize_set, head, &head);
-        if (st == PC_OK)
-            st = cmp_decompress_new(codec, cap, head, &head);
-        if (st == PC_OK) {
-            st = repo_get(r, key, 0, 0, head, NULL);
-            if (st == PC_OK)
-                st = pc_sink_finish(head);
-            if (st == PC_OK)
-                f->size = pc_sink_count_bytes(count);
-            if (st == PC_OK && seg && !f->partial && f->size != f->segsize)
-                st = pc_err(PC_E_CORRUPT, "WAL file %s from \"%s\" has %llu bytes, not %llu",
-                            f->w.name, key, (unsigned long long)f->size,
-                            (unsigned long long)f->segsize);
-            pc_sink_free(head);
-            if (st && st != PC_E_NOT_FOUND)
-                pc_err_context("restoring %s from \"%s\"", f->w.name, key);
-            if (st == PC_OK && f->spool == false && !f->partial)
-                pc_debug("restored %s from \"%s\"", f->w.name, key);
-        }
+        st = download(f, r, key, cmp_codec_from_name(key, &stem));
+        if (st == PC_OK && !f->spool)
+            pc_debug("restored %s from \"%s\"", f->w.name, key);
     }
     free(p.full);
     free(p.partial);

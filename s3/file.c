@@ -284,6 +284,8 @@ static pc_status obj_open(const fsr *f, const char *key, int *fd_out, struct sta
     return PC_OK;
 }
 
+static void read_meta(int fd, repo_obj *info);
+
 static void fill_info(const struct stat *sb, repo_obj *info)
 {
     info->size = (uint64_t)sb->st_size;
@@ -300,8 +302,10 @@ static pc_status fsr_get(void *impl, const char *key, uint64_t offset, uint64_t 
     pc_status st = obj_open(f, key, &fd, &sb);
     if (st)
         return st;
-    if (info)
+    if (info) {
         fill_info(&sb, info);
+        read_meta(fd, info);
+    }
     uint64_t size = (uint64_t)sb.st_size;
     if (offset > size || (offset == size && size > 0)) {
         close(fd);
@@ -344,6 +348,14 @@ static pc_status fsr_head(void *impl, const char *key, repo_obj *info)
     if (st)
         return st;
     fill_info(&sb, info);
+    read_meta(fd, info);
+    close(fd);
+    return PC_OK;
+}
+
+/* The user.pgcask.* extended attributes of an open object. */
+static void read_meta(int fd, repo_obj *info)
+{
     char names[4096];
     ssize_t len = flistxattr(fd, names, sizeof names);
     /* no xattr support, or more names than pgcask ever writes: report what can be read */
@@ -361,8 +373,6 @@ static pc_status fsr_head(void *impl, const char *key, repo_obj *info)
         snprintf(info->meta_key[info->nmeta], sizeof info->meta_key[0], "%s", mk);
         info->nmeta++;
     }
-    close(fd);
-    return PC_OK;
 }
 
 /* ---- list ---- */

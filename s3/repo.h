@@ -99,7 +99,7 @@ typedef struct repo_obj {
     uint64_t size;
     int64_t mtime_us;             /* last modified, epoch microseconds (0 when unknown) */
     char etag[REPO_ETAG_MAX];     /* as the store returns it, without quotes ("" when none) */
-    size_t nmeta;                 /* filled by repo_head only */
+    size_t nmeta;                 /* filled by repo_head and repo_get */
     char meta_key[REPO_META_MAX][64];
     char meta_value[REPO_META_MAX][256];
 } repo_obj;
@@ -127,7 +127,8 @@ pc_status repo_put_stream(repo *r, const char *key, const repo_put_opts *po, pc_
  * finishes it, so a failed get can be followed by pc_sink_abort. Transient
  * failures in the middle are retried from the byte reached (ranged GET,
  * If-Match the first ETag), so dest never sees a byte twice. `info` (may be
- * NULL) receives size/etag/mtime. PC_E_NOT_FOUND when the key does not exist.
+ * NULL) receives size/etag/mtime and the user metadata the store returns
+ * with the object. PC_E_NOT_FOUND when the key does not exist.
  */
 pc_status repo_get(repo *r, const char *key, uint64_t offset, uint64_t length, pc_sink *dest,
                    repo_obj *info);

@@ -679,6 +679,18 @@ typedef struct get_ctx {
 } get_ctx;
 
 /* The first 2xx reply fixes what the whole get delivers. */
+/* The x-amz-meta-* headers of a reply (GET or HEAD) into an object description. */
+static void copy_meta(const s3_http_resp *r, repo_obj *info)
+{
+    info->nmeta = 0;
+    for (size_t i = 0; i < r->nmeta && info->nmeta < REPO_META_MAX; i++) {
+        snprintf(info->meta_key[info->nmeta], sizeof info->meta_key[0], "%s", r->meta_key[i]);
+        snprintf(info->meta_value[info->nmeta], sizeof info->meta_value[0], "%s",
+                 r->meta_value[i]);
+        info->nmeta++;
+    }
+}
+
 static void get_first_reply(get_ctx *g, const s3_http_resp *r)
 {
     uint64_t size = r->has_range             ? r->range_total
@@ -693,6 +705,7 @@ static void get_first_reply(get_ctx *g, const s3_http_resp *r)
         g->info->size = size != UINT64_MAX ? size : 0;
         g->info->mtime_us = http_date_us(r->last_modified);
         s3_etag_copy(g->info->etag, r->etag);
+        copy_meta(r, g->info);
     }
 }
 
@@ -845,14 +858,7 @@ static pc_status s3_head(void *impl, const char *key, repo_obj *info)
             info->size = r.content_length >= 0 ? (uint64_t)r.content_length : 0;
             info->mtime_us = http_date_us(r.last_modified);
             s3_etag_copy(info->etag, r.etag);
-            info->nmeta = 0;
-            for (size_t i = 0; i < r.nmeta && info->nmeta < REPO_META_MAX; i++) {
-                snprintf(info->meta_key[info->nmeta], sizeof info->meta_key[0], "%s",
-                         r.meta_key[i]);
-                snprintf(info->meta_value[info->nmeta], sizeof info->meta_value[0], "%s",
-                         r.meta_value[i]);
-                info->nmeta++;
-            }
+            copy_meta(&r, info);
         }
         s3_http_resp_free(&r);
     }
