@@ -20,6 +20,22 @@
 /* The probe runs every few seconds; a sidecar that cannot answer this fast is not ready. */
 #define HEALTHCHECK_TIMEOUT_MS 3000
 
+/*
+ * In a CNPG pod the root file system is read-only and /controller is the
+ * writable volume every container of the pod shares (CNPG keeps its own
+ * spool there too): the catalog and spool go there unless state-dir is set.
+ */
+#define CNPG_CONTROLLER_DIR "/controller"
+#define CNPG_STATE_DIR      "/controller/pgcask"
+
+static pc_status default_state_dir(pc_cfg *cfg)
+{
+    if (pc_cfg_isset(cfg, "state-dir") || !pc_is_dir(CNPG_CONTROLLER_DIR) ||
+        access(CNPG_CONTROLLER_DIR, W_OK | X_OK) != 0)
+        return PC_OK;
+    return pc_cfg_set(cfg, "state-dir", CNPG_STATE_DIR, PC_CFG_SRC_DEFAULT);
+}
+
 pc_status cmd_sidecar(cli_ctx *ctx)
 {
     sc_opts o = {
@@ -60,6 +76,9 @@ pc_status cmd_sidecar(cli_ctx *ctx)
         }
         o.workers = (int)n;
     }
+    pc_status st = default_state_dir(ctx->cfg);
+    if (st != PC_OK)
+        return st;
     return sc_run(ctx->cfg, &o);
 }
 

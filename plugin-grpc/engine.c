@@ -316,9 +316,17 @@ pc_status sc_engine_restore(const sc_call *call, const char *wal_name, const cha
     if (!flag)
         return PC_E_INTERNAL;
     bool rewind = mode == SC_RESTORE_REWIND;
+    /*
+     * A file the prefetch already brought is served before the flag is
+     * looked at (as plugin-barman-cloud does): the flag only means that the
+     * archive ends after the prefetched files.
+     */
+    char *spooled = pc_path_join(s->spool, wal_name);
+    bool in_spool = spooled && pc_path_exists(spooled);
+    free(spooled);
     if (rewind) {
         unlink(flag);
-    } else if (can_stream && pc_path_exists(flag)) {
+    } else if (can_stream && !in_spool && pc_path_exists(flag)) {
         unlink(flag);
         free(flag);
         *end_of_wal = true;
