@@ -146,8 +146,14 @@ pc_status arc_catalog_sync_wal(arc_ctx *a, arc_sync_result *result)
     if (st == PC_OK)
         st = cat_wal_delete_all(c);
     size_t skipped = 0;
+    int64_t t0 = pc_now_mono_us();
     if (st == PC_OK)
         st = repo_wal_list(r, arc_ctx_server(a), on_sync, s, &skipped);
+    if (st == PC_OK)
+        pc_debug("catalog sync: one listing pass of %s/wals/: %llu WAL objects, %zu other keys, "
+                 "%.3f s",
+                 arc_ctx_server(a), (unsigned long long)(s->total + s->n), skipped,
+                 (double)(pc_now_mono_us() - t0) / 1e6);
     if (st == PC_OK)
         st = sync_flush(s);
     if (st == PC_OK)

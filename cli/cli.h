@@ -96,5 +96,25 @@ pc_status cmd_restore(cli_ctx *ctx);
 pc_status cmd_barman_restore(cli_ctx *ctx);
 pc_status cmd_backup(cli_ctx *ctx);
 pc_status cmd_barman_backup(cli_ctx *ctx);
+/* cli/cmd_ops.c: backup-list/-show/-delete/-keep, audit, metrics and their barman-cloud names */
+pc_status cmd_backup_list(cli_ctx *ctx);
+pc_status cmd_backup_show(cli_ctx *ctx);
+pc_status cmd_backup_delete(cli_ctx *ctx);
+pc_status cmd_backup_keep(cli_ctx *ctx);
+pc_status cmd_audit(cli_ctx *ctx);
+pc_status cmd_metrics(cli_ctx *ctx);
+pc_status cmd_barman_backup_list(cli_ctx *ctx);
+pc_status cmd_barman_backup_show(cli_ctx *ctx);
+pc_status cmd_barman_backup_delete(cli_ctx *ctx);
+pc_status cmd_barman_backup_keep(cli_ctx *ctx);
+
+/*
+ * cli/barman.c, for every barman-cloud entry: SOURCE_URL and SERVER_NAME
+ * (s3:// only) into the repo and server settings, --cloud-provider, the
+ * WAL compression flags; *first is the index of the next positional.
+ */
+pc_status cli_barman_common(cli_ctx *ctx, int *first);
+/* -t/--test: reach the store and exit (PC_E_CONNECT when unreachable; a missing bucket is fine). */
+pc_status cli_barman_test(cli_ctx *ctx);
 
 #endif

@@ -96,6 +96,9 @@ static const cli_opt restore_opts[] = {
      "write restore_command and the target into postgresql.auto.conf, and recovery.signal"},
     {"standby", 0, CLI_NOARG, NULL, NULL, NULL,
      "with --recovery-config: write standby.signal instead of recovery.signal"},
+    {"delta", 0, CLI_NOARG, NULL, NULL, NULL,
+     "restore into an existing data directory: keep the files whose size and SHA-256 match the "
+     "backup, rewrite the others, remove what the backup does not have"},
     {0},
 };
 
@@ -132,6 +135,15 @@ static const cli_opt barman_restore_opts[] = {
 
 static const cli_opt backup_opts[] = {
     BACKUP_PG_OPTS,
+    {"type", 0, CLI_ARG, NULL, NULL, "TYPE",
+     "full, diff (files changed since the last full backup) or incr (since the last backup); "
+     "diff and incr need --local [default: full]"},
+    {"local", 0, CLI_ARG, NULL, NULL, "PGDATA",
+     "read the data directory PGDATA on this host between pg_backup_start() and "
+     "pg_backup_stop() instead of streaming BASE_BACKUP"},
+    {"checksum-all", 0, CLI_NOARG, NULL, NULL, NULL,
+     "diff/incr: read every file and compare its SHA-256 with the parent's, not only its size "
+     "and mtime"},
     {"zstd", 0, CLI_NOARG, NULL, NULL, NULL, "compress the archives with zstd (the default)"},
     {"compression", 0, CLI_ARG, NULL, NULL, "CODEC",
      "archive codec: zstd, lz4, gzip, bzip2, xz, snappy or none [default: zstd]"},
@@ -176,6 +188,65 @@ static const cli_opt sidecar_opts[] = {
     {0},
 };
 
+/* Backup operations (cli/cmd_ops.c). */
+#define OPS_FORMAT_OPT {"format", 0, CLI_ARG, NULL, NULL, "FORMAT", "console or json [default: console]"}
+
+static const cli_opt backup_list_opts[] = {
+    OPS_FORMAT_OPT,
+    {"refresh", 0, CLI_NOARG, NULL, NULL, NULL,
+     "read the backups from the store (and update the catalog) instead of the catalog"},
+    {0},
+};
+
+static const cli_opt backup_delete_opts[] = {
+    {"backup-id", 'b', CLI_ARG, NULL, NULL, "ID", "delete this backup (an id or a backup name)"},
+    {"retention-policy", 'r', CLI_ARG, "retention-policy", NULL, "POLICY",
+     "delete what \"REDUNDANCY n\" or \"RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS\" (or 30d, 4w, "
+     "3m) makes obsolete"},
+    {"minimum-redundancy", 'm', CLI_ARG, "minimum-redundancy", NULL, "N",
+     "never leave fewer than N DONE backups [default: 0]"},
+    {"dry-run", 0, CLI_NOARG, NULL, NULL, NULL, "show what would be deleted, delete nothing"},
+    {"batch-size", 0, CLI_ARG, NULL, NULL, "N", "objects per delete request, 1 to 1000 [default: 1000]"},
+    {0},
+};
+
+#define KEEP_OPTS                                                                                  \
+    {"target", 0, CLI_ARG, NULL, NULL, "TARGET",                                                  \
+     "keep the backup: full (and all WAL after it) or standalone (only its own WAL)"},           \
+        {"release", 'r', CLI_NOARG, NULL, NULL, NULL, "remove the keep annotation"},             \
+        {"status", 's', CLI_NOARG, NULL, NULL, NULL, "print Keep: full|standalone|nokeep"}
+
+static const cli_opt backup_keep_opts[] = {KEEP_OPTS, {0}};
+
+static const cli_opt audit_opts[] = {
+    OPS_FORMAT_OPT,
+    {"verify-checksums", 0, CLI_NOARG, NULL, NULL, NULL,
+     "download every object and check it against its recorded SHA-256 and the WAL page header"},
+    {"jobs", 'j', CLI_ARG, NULL, NULL, "N", "objects checked at once [default: 4]"},
+    {0},
+};
+
+static const cli_opt metrics_opts[] = {
+    {"refresh", 0, CLI_NOARG, NULL, NULL, NULL, "rebuild the catalog from the store first"},
+    {0},
+};
+
+static const cli_opt barman_list_opts[] = {BARMAN_COMMON_OPTS, OPS_FORMAT_OPT, {0}};
+
+static const cli_opt barman_delete_opts[] = {
+    BARMAN_COMMON_OPTS,
+    {"backup-id", 'b', CLI_ARG, NULL, NULL, "BACKUP_ID", "the backup to delete"},
+    {"retention-policy", 'r', CLI_ARG, NULL, NULL, "POLICY",
+     "REDUNDANCY n | RECOVERY WINDOW OF n {DAYS|WEEKS|MONTHS}"},
+    {"minimum-redundancy", 'm', CLI_ARG, NULL, NULL, "N",
+     "the minimum number of backups that should always be available"},
+    {"dry-run", 0, CLI_NOARG, NULL, NULL, NULL, "find the objects to delete, delete nothing"},
+    {"batch-size", 0, CLI_ARG, NULL, NULL, "N", "objects per delete request [default: 1000]"},
+    {0},
+};
+
+static const cli_opt barman_keep_opts[] = {BARMAN_COMMON_OPTS, KEEP_OPTS, {0}};
+
 /*
  * THE command table. Native commands first, then the barman-cloud names
  * (an argv[0] of that name selects the entry directly).
@@ -189,11 +260,13 @@ static const cli_command commands[] = {
      "Check that the server's WAL archive is empty (creating the bucket if missing).", 0, 0,
      false},
     {"catalog", cmd_catalog, no_opts, "[OPTIONS] sync",
-     "Rebuild the local catalog from the repository.", 1, 1, false},
+     "Rebuild the local catalog (WAL index and backups) from the repository.", 1, 1, false},
     {"backup", cmd_backup, backup_opts, "[OPTIONS]",
-     "Take a full backup over the replication protocol into the repository.", 0, 0, false},
+     "Take a backup: full over the replication protocol, or full, diff or incr with --local.", 0,
+     0, false},
     {"restore", cmd_restore, restore_opts, "[OPTIONS] BACKUP_ID DEST",
-     "Restore a backup (id, name, latest, oldest, last-failed or auto) into an empty directory.",
+     "Restore a backup (id, name, latest, oldest, last-failed or auto) into an empty directory, "
+     "or with --delta into an existing one.",
      2, 2, false},
     {"repo", cmd_repo, repo_opts,
      "[OPTIONS] check | create | ls [PREFIX] | get KEY | put KEY FILE|- | rm KEY... | head KEY | "
@@ -204,6 +277,24 @@ static const cli_command commands[] = {
      "Serve CloudNativePG's plugin interface (CNPG-I) on a unix socket; `healthcheck` asks a "
      "running sidecar.",
      0, 1, false},
+    {"backup-list", cmd_backup_list, backup_list_opts, "[OPTIONS]",
+     "List the backups (barman-cloud-backup-list's outputs), from the catalog.", 0, 0, false},
+    {"backup-show", cmd_backup_show, backup_list_opts, "[OPTIONS] BACKUP_ID",
+     "Show one backup (id, name, latest, oldest or last-failed).", 1, 1, false},
+    {"backup-delete", cmd_backup_delete, backup_delete_opts,
+     "[OPTIONS] [-b BACKUP_ID | -r POLICY] [-m N] [--dry-run]",
+     "Delete a backup, or what a retention policy makes obsolete, and the WAL no backup needs.",
+     0, 0, false},
+    {"backup-keep", cmd_backup_keep, backup_keep_opts,
+     "[OPTIONS] BACKUP_ID (--target full|standalone | --release | --status)",
+     "Keep a backup out of retention (barman's keep annotation), release it, or show it.", 1, 1,
+     false},
+    {"audit", cmd_audit, audit_opts, "[OPTIONS]",
+     "Check that every backup is restorable and the WAL chain unbroken; the recoverability "
+     "window.",
+     0, 0, false},
+    {"metrics", cmd_metrics, metrics_opts, "[OPTIONS]",
+     "Print Prometheus metrics of the server (from the catalog).", 0, 0, false},
     {"help", cmd_help, no_opts, "[COMMAND|config|exit-codes]",
      "Show the commands, one command's options, the settings or the exit codes.", 0, 1, false},
     {"barman-cloud-wal-archive", cmd_barman_wal_archive, barman_wal_archive_opts,
@@ -221,6 +312,18 @@ static const cli_command commands[] = {
     {"barman-cloud-backup", cmd_barman_backup, barman_backup_opts,
      "[OPTIONS] DESTINATION_URL SERVER_NAME",
      "Back up a PostgreSQL server into the store (barman-cloud compatible).", 2, 2, true},
+    {"barman-cloud-backup-list", cmd_barman_backup_list, barman_list_opts,
+     "[OPTIONS] SOURCE_URL SERVER_NAME", "List the backups (barman-cloud compatible).", 2, 2,
+     true},
+    {"barman-cloud-backup-show", cmd_barman_backup_show, barman_list_opts,
+     "[OPTIONS] SOURCE_URL SERVER_NAME BACKUP_ID", "Show a backup (barman-cloud compatible).", 3,
+     3, true},
+    {"barman-cloud-backup-delete", cmd_barman_backup_delete, barman_delete_opts,
+     "[OPTIONS] SOURCE_URL SERVER_NAME (-b BACKUP_ID | -r POLICY)",
+     "Delete backups and the WAL they needed (barman-cloud compatible).", 2, 2, true},
+    {"barman-cloud-backup-keep", cmd_barman_backup_keep, barman_keep_opts,
+     "[OPTIONS] SOURCE_URL SERVER_NAME BACKUP_ID (-r | -s | --target full|standalone)",
+     "Keep a backup, release it, or show its keep status (barman-cloud compatible).", 3, 3, true},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, false},
 };
 

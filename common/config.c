@@ -74,6 +74,12 @@ static const pc_cfg_desc settings[] = {
     {"backup-jobs", PC_CFG_INT, "2", NULL, 0, "base backup compression threads"},
     {"immediate-checkpoint", PC_CFG_BOOL, "off", NULL, 0,
      "start base backups with an immediate checkpoint instead of a spread one"},
+    /* retention */
+    {"retention-policy", PC_CFG_STRING, NULL, NULL, 0,
+     "backup-delete without -b/-r: \"REDUNDANCY n\", \"RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS\", "
+     "or 30d, 4w, 3m"},
+    {"minimum-redundancy", PC_CFG_INT, "0", NULL, 0,
+     "backup-delete never leaves fewer DONE backups than this"},
     /* sidecar */
     {"objectstore-dir", PC_CFG_STRING, "/etc/pgcask/objectstores", NULL, 0,
      "sidecar: directory of <barmanObjectName>.conf files, one per object store"},
