@@ -178,11 +178,34 @@ pc_status arc_ctx_repo(arc_ctx *a, repo **out)
 
 /* ---- one file ---- */
 
+/*
+ * One listing for a whole batch: the files of a batch are neighbours in one
+ * hash directory, so a LIST of their longest common name prefix answers
+ * "is it stored already?" for all of them. The first job that needs the
+ * answer runs the listing; the others wait for it.
+ */
+#define BATCH_MAX MAX_PARALLEL_MAX
+
+typedef struct batch_list {
+    pthread_mutex_t mu;
+    bool done;
+    pc_status st;
+    pc_error err;
+    char *prefix; /* "<server>/wals/<hashdir>/<common part of the names>" */
+    size_t n;
+    struct {
+        char name[PC_WAL_NAME_MAX];
+        char *key;
+        uint64_t size;
+    } found[BATCH_MAX];
+} batch_list;
+
 typedef struct wal_job {
     arc_ctx *a;
     char *path;
     pc_wal_name w;
     uint64_t segsize; /* segment size this file must have */
+    batch_list *bl;   /* the batch's shared listing, or NULL: list this name alone */
     /* results */
     pc_status st;
     pc_error err;
@@ -400,6 +423,72 @@ static pc_status conflict(const wal_job *j, const char *key)
     return PC_E_CONFLICT;
 }
 
+static pc_status on_batch(const repo_wal_obj *o, void *ud)
+{
+    batch_list *bl = ud;
+    size_t stem;
+    if (o->ext[0] && cmp_codec_from_name(o->key, &stem) == CMP_NONE)
+        return PC_OK;
+    for (size_t i = 0; i < bl->n; i++)
+        if (strcmp(bl->found[i].name, o->wal.name) == 0)
+            return PC_OK; /* the first copy in key order, as repo_wal_find gives it */
+    if (bl->n == BATCH_MAX)
+        return PC_OK;
+    snprintf(bl->found[bl->n].name, sizeof bl->found[0].name, "%s", o->wal.name);
+    bl->found[bl->n].size = o->size;
+    if (!(bl->found[bl->n].key = pc_strdup(o->key)))
+        return PC_E_INTERNAL;
+    bl->n++;
+    return PC_OK;
+}
+
+static pc_status batch_list_run(batch_list *bl, repo *r, const char *server)
+{
+    pc_status st = PC_OK;
+    pthread_mutex_lock(&bl->mu);
+    if (!bl->done) {
+        st = repo_wal_list_prefix(r, server, bl->prefix, on_batch, bl);
+        if (st == PC_E_NO_BUCKET) {
+            /* once for the batch, as barman-cloud-wal-archive does for each file */
+            pc_err_clear();
+            st = repo_create_bucket(r);
+            if (st == PC_OK) {
+                pc_info("created the bucket of %s", repo_url(r));
+                st = repo_wal_list_prefix(r, server, bl->prefix, on_batch, bl);
+            }
+        }
+        bl->st = st;
+        if (st)
+            pc_err_save(&bl->err);
+        bl->done = true;
+    } else {
+        st = bl->st;
+        if (st)
+            pc_err_restore(&bl->err);
+    }
+    pthread_mutex_unlock(&bl->mu);
+    return st;
+}
+
+/* The stored copy of j's file, from the batch listing or a listing of its own. */
+static pc_status find_stored(wal_job *j, repo *r, found *f)
+{
+    if (!j->bl)
+        return repo_wal_find(r, j->a->server, &j->w, on_found, f);
+    pc_status st = batch_list_run(j->bl, r, j->a->server);
+    if (st)
+        return st;
+    for (size_t i = 0; i < j->bl->n; i++) {
+        if (strcmp(j->bl->found[i].name, j->w.name) == 0) {
+            f->key = pc_strdup(j->bl->found[i].key);
+            f->size = j->bl->found[i].size;
+            f->n = 1;
+            return f->key ? PC_OK : PC_E_INTERNAL;
+        }
+    }
+    return PC_OK;
+}
+
 static pc_status job_upload(wal_job *j)
 {
     arc_ctx *a = j->a;
@@ -424,8 +513,8 @@ static pc_status job_upload(wal_job *j)
 
     found f = {0};
     if (st == PC_OK)
-        st = repo_wal_find(r, a->server, &j->w, on_found, &f);
-    if (st == PC_E_NO_BUCKET) {
+        st = find_stored(j, r, &f);
+    if (st == PC_E_NO_BUCKET && !j->bl) {
         /* as barman-cloud-wal-archive does: the first archive creates the bucket */
         pc_err_clear();
         st = repo_create_bucket(r);
@@ -677,6 +766,39 @@ static pc_status claim_requested(cat *c, const char *name, cat_claim *outcome)
     }
 }
 
+/*
+ * The listing prefix shared by the batch's segment-like files:
+ * "<server>/wals/<hashdir>/<longest common prefix of their names>", or NULL
+ * when they span hash directories (each job then lists its own name).
+ */
+static char *batch_prefix(const arc_ctx *a, wal_job **jobs, int njobs)
+{
+    const char *first = NULL;
+    size_t common = 0;
+    int segs = 0;
+    for (int i = 0; i < njobs; i++) {
+        const char *n = jobs[i]->w.name;
+        if (jobs[i]->w.kind == PC_WAL_HISTORY)
+            continue;
+        segs++;
+        if (!first) {
+            first = n;
+            common = strlen(n);
+            continue;
+        }
+        size_t k = 0;
+        while (k < common && first[k] == n[k])
+            k++;
+        common = k;
+    }
+    if (segs < 2 || common < 16)
+        return NULL; /* different hash directories */
+    char hd[17];
+    memcpy(hd, first, 16);
+    hd[16] = '\0';
+    return pc_asprintf("%s/wals/%s/%.*s", a->server, hd, (int)common, first);
+}
+
 pc_status arc_wal_archive(arc_ctx *a, const char *wal_path, arc_wal_result *result)
 {
     arc_wal_result dummy;
@@ -755,6 +877,15 @@ pc_status arc_wal_archive(arc_ctx *a, const char *wal_path, arc_wal_result *resu
         st = PC_OK;
     }
 
+    batch_list bl;
+    memset(&bl, 0, sizeof bl);
+    pthread_mutex_init(&bl.mu, NULL);
+    if (njobs > 1 && (bl.prefix = batch_prefix(a, jobs, njobs)) != NULL) {
+        for (int i = 0; i < njobs; i++)
+            if (jobs[i]->w.kind != PC_WAL_HISTORY)
+                jobs[i]->bl = &bl;
+    }
+
     if (njobs == 1) {
         job_task(jobs[0]);
     } else {
@@ -803,6 +934,10 @@ pc_status arc_wal_archive(arc_ctx *a, const char *wal_path, arc_wal_result *resu
     else
         pc_info("WAL file %s archived", w.name);
 out:
+    for (size_t i = 0; i < bl.n; i++)
+        free(bl.found[i].key);
+    free(bl.prefix);
+    pthread_mutex_destroy(&bl.mu);
     for (int i = 0; jobs && i < njobs; i++)
         job_free(jobs[i]);
     free(jobs);

@@ -60,3 +60,10 @@ pc_status repo_wal_list(repo *r, const char *server, repo_wal_cb cb, void *ud, s
         *skipped = f.skipped;
     return st;
 }
+
+pc_status repo_wal_list_prefix(repo *r, const char *server, const char *prefix, repo_wal_cb cb,
+                               void *ud)
+{
+    find_ctx f = {.server = server, .cb = cb, .ud = ud};
+    return repo_list(r, prefix, NULL, on_entry, &f);
+}

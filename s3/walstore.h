@@ -36,4 +36,12 @@ pc_status repo_wal_find(repo *r, const char *server, const pc_wal_name *w, repo_
  */
 pc_status repo_wal_list(repo *r, const char *server, repo_wal_cb cb, void *ud, size_t *skipped);
 
+/*
+ * The WAL objects under `prefix` (a key prefix below "<server>/wals/"), in
+ * key order, parsed and filtered as repo_wal_list does: one listing for a
+ * batch of neighbouring names.
+ */
+pc_status repo_wal_list_prefix(repo *r, const char *server, const char *prefix, repo_wal_cb cb,
+                               void *ud);
+
 #endif
