@@ -80,6 +80,8 @@ static const pc_cfg_desc settings[] = {
      "or 30d, 4w, 3m"},
     {"minimum-redundancy", PC_CFG_INT, "0", NULL, 0,
      "backup-delete never leaves fewer DONE backups than this"},
+    {"retention-interval", PC_CFG_DURATION, "30m", NULL, 0,
+     "sidecar: how often the primary's sidecar applies retention-policy"},
     /* sidecar */
     {"objectstore-dir", PC_CFG_STRING, "/etc/pgcask/objectstores", NULL, 0,
      "sidecar: directory of <barmanObjectName>.conf files, one per object store"},

@@ -14,15 +14,18 @@
 #include "plugin-grpc/engine.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archiver/archiver.h"
 #include "archiver/backup.h"
+#include "archiver/ops.h"
 #include "catalog/catalog.h"
 #include "catalog/store.h"
 #include "common/json.h"
@@ -51,6 +54,7 @@ typedef struct store {
     arc_ctx *arc;
     rst_wal_ctx *rst;
     char *spool;
+    _Atomic int64_t last_archive_us; /* the last Archive call: only the primary archives */
     struct store *next;
 } store;
 
@@ -70,7 +74,7 @@ bool sc_engine_supports(sc_op op)
     case SC_OP_RESTORE_JOB:
         return true;
     case SC_OP_METRICS:
-        return false;
+        return true;
     }
     return false;
 }
@@ -231,8 +235,11 @@ static pc_status plugin_store(const sc_call *call, const sc_plugin_cfg *p, const
     return store_get(call, object, server, out);
 }
 
+static void retention_end(void);
+
 void sc_engine_shutdown(void)
 {
+    retention_end();
     pthread_mutex_lock(&stores_mu);
     store *lists[2] = {stores, retired};
     stores = retired = NULL;
@@ -278,6 +285,8 @@ pc_status sc_engine_archive(const sc_call *call, const char *wal_path, int check
         st = arc_check_wal_archive(s->arc, 0);
     if (st == PC_OK)
         st = arc_wal_archive(s->arc, wal_path, NULL);
+    if (st == PC_OK)
+        atomic_store(&s->last_archive_us, pc_now_us());
     if (st == PC_OK && pc_path_exists(mark) && unlink(mark) != 0 && errno != ENOENT)
         pc_warn("could not remove \"%s\": %s", mark, strerror(errno));
     free(mark);
@@ -622,12 +631,256 @@ pc_status sc_engine_restore_job(const sc_call *call, int check_empty, sc_restore
     return st;
 }
 
+/* ---- metrics ---- */
+
+/*
+ * CNPG-I wants metrics as definitions (Define) and values (Collect); pgcask
+ * renders Prometheus text (ops_metrics). Both are read from that text: one
+ * definition per metric family, its variable labels those of its first
+ * sample, in order.
+ */
+typedef struct prom_sample {
+    char name[256];
+    char labels[8][64];
+    char values[8][256];
+    int nlabels;
+    double value;
+} prom_sample;
+
+/* Parse `name{k="v",...} value`; false for lines of another shape. */
+static bool prom_parse(const char *line, prom_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t n = strcspn(line, "{ ");
+    if (n == 0 || n >= sizeof s->name)
+        return false;
+    memcpy(s->name, line, n);
+    const char *p = line + n;
+    if (*p == '{') {
+        p++;
+        while (*p && *p != '}') {
+            size_t kl = strcspn(p, "=");
+            if (s->nlabels == 8 || kl == 0 || kl >= sizeof s->labels[0] || p[kl] != '=' ||
+                p[kl + 1] != '"')
+                return false;
+            memcpy(s->labels[s->nlabels], p, kl);
+            p += kl + 2;
+            size_t vl = 0;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    p++;
+                if (vl + 1 < sizeof s->values[0])
+                    s->values[s->nlabels][vl++] = *p;
+                p++;
+            }
+            if (*p != '"')
+                return false;
+            p++;
+            s->nlabels++;
+            if (*p == ',')
+                p++;
+        }
+        if (*p != '}')
+            return false;
+        p++;
+    }
+    char *end;
+    s->value = strtod(p, &end);
+    return end != p;
+}
+
+static pc_status metrics_text(const sc_call *call, pc_buf *text)
+{
+    store *s;
+    pc_status st = plugin_store(call, &call->cluster->plugin, ".spec.plugins", &s);
+    if (st)
+        return st;
+    pc_buf_init(text, 4u << 20);
+    return ops_metrics(s->arc, false, text);
+}
+
+static sc_metric_type prom_type(const char *t)
+{
+    if (strcmp(t, "counter") == 0)
+        return SC_METRIC_COUNTER;
+    if (strcmp(t, "gauge") == 0)
+        return SC_METRIC_GAUGE;
+    return SC_METRIC_UNTYPED;
+}
+
+/* Walk the text: definitions (define) or values (collect). */
+static pc_status metrics_walk(const sc_call *call, sc_metrics *out, bool define)
+{
+    pc_buf text;
+    pc_status st = metrics_text(call, &text);
+    if (st) {
+        pc_buf_free(&text);
+        return st;
+    }
+    char help[512] = "", type[32] = "untyped", family[256] = "";
+    bool defined = false;
+    char *save = NULL;
+    for (char *line = strtok_r((char *)text.data, "\n", &save); line && st == PC_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "# HELP ", 7) == 0) {
+            size_t n = strcspn(line + 7, " ");
+            snprintf(family, sizeof family, "%.*s", (int)n, line + 7);
+            snprintf(help, sizeof help, "%s", line + 7 + n + (line[7 + n] ? 1 : 0));
+            snprintf(type, sizeof type, "untyped");
+            defined = false;
+            continue;
+        }
+        if (strncmp(line, "# TYPE ", 7) == 0) {
+            const char *t = strrchr(line, ' ');
+            snprintf(type, sizeof type, "%s", t ? t + 1 : "untyped");
+            continue;
+        }
+        prom_sample smp;
+        if (line[0] == '#' || !prom_parse(line, &smp))
+            continue;
+        if (define) {
+            if (defined && strcmp(smp.name, family) == 0)
+                continue;
+            sc_metric_def *d = sc_metrics_add_def(out);
+            if (!d)
+                st = PC_E_INTERNAL;
+            for (int i = 0; d && i < smp.nlabels && st == PC_OK; i++)
+                st = sc_strv_add(&d->variable_labels, smp.labels[i]);
+            if (d) {
+                snprintf(d->fq_name, sizeof d->fq_name, "%s", smp.name);
+                snprintf(d->help, sizeof d->help, "%s",
+                         strcmp(smp.name, family) == 0 ? help : smp.name);
+                d->type = prom_type(type);
+            }
+            defined = strcmp(smp.name, family) == 0;
+            snprintf(family, sizeof family, "%s", smp.name);
+        } else {
+            sc_metric_value *v = sc_metrics_add_value(out);
+            if (!v)
+                st = PC_E_INTERNAL;
+            for (int i = 0; v && i < smp.nlabels && st == PC_OK; i++)
+                st = sc_strv_add(&v->label_values, smp.values[i]);
+            if (v) {
+                snprintf(v->fq_name, sizeof v->fq_name, "%s", smp.name);
+                v->value = smp.value;
+            }
+        }
+    }
+    pc_buf_free(&text);
+    return st;
+}
+
 pc_status sc_engine_metrics_define(const sc_call *call, sc_metrics *out)
 {
-    return pc_err(PC_E_INTERNAL, "sidecar metrics are not available yet");
+    return metrics_walk(call, out, true);
 }
 
 pc_status sc_engine_metrics_collect(const sc_call *call, sc_metrics *out)
 {
-    return pc_err(PC_E_INTERNAL, "sidecar metrics are not available yet");
+    return metrics_walk(call, out, false);
+}
+
+/* ---- retention ---- */
+
+static pthread_t retention_thread;
+static bool retention_running;
+static pthread_mutex_t retention_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t retention_cv = PTHREAD_COND_INITIALIZER;
+static bool retention_stop;
+
+/*
+ * Apply each store's retention policy, on the primary only: the stores this
+ * sidecar archived to during the last two intervals (CNPG only archives on
+ * the primary; plugin-barman-cloud asks the Kubernetes API, which pgcask
+ * does not talk to).
+ */
+static void retention_pass(int64_t interval_us)
+{
+    int64_t now = pc_now_us();
+    /* stores are never freed while the sidecar runs: collect them, then work unlocked */
+    store *todo[64];
+    size_t n = 0;
+    pthread_mutex_lock(&stores_mu);
+    for (store *s = stores; s && n < sizeof todo / sizeof todo[0]; s = s->next) {
+        int64_t last = atomic_load(&s->last_archive_us);
+        if (pc_cfg_str(s->cfg, "retention-policy") && last != 0 && now - last <= 2 * interval_us)
+            todo[n++] = s;
+    }
+    pthread_mutex_unlock(&stores_mu);
+    for (size_t i = 0; i < n; i++) {
+        store *s = todo[i];
+        const char *policy = pc_cfg_str(s->cfg, "retention-policy");
+        ops_delete_opts o = {.policy = policy,
+                             .minimum_redundancy = pc_cfg_int(s->cfg, "minimum-redundancy")};
+        ops_delete_result res;
+        memset(&res, 0, sizeof res);
+        pc_err_clear();
+        pc_status st = ops_backup_delete(s->arc, &o, NULL, &res);
+        if (st == PC_OK)
+            pc_log(res.backups ? PC_LOG_INFO : PC_LOG_DEBUG,
+                   "retention \"%s\" on server %s: %zu backups and %zu WAL files deleted", policy,
+                   s->server, res.backups, res.wals);
+        else
+            pc_warn("retention \"%s\" on server %s failed: %s", policy, s->server,
+                    pc_err_get()->message);
+    }
+}
+
+typedef struct retention_arg {
+    int64_t interval_ms;
+} retention_arg;
+
+static void *retention_main(void *arg)
+{
+    int64_t interval_ms = ((retention_arg *)arg)->interval_ms;
+    free(arg);
+    pthread_mutex_lock(&retention_mu);
+    while (!retention_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += interval_ms / 1000;
+        ts.tv_nsec += (interval_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&retention_cv, &retention_mu, &ts);
+        if (retention_stop)
+            break;
+        pthread_mutex_unlock(&retention_mu);
+        retention_pass(interval_ms * 1000);
+        pthread_mutex_lock(&retention_mu);
+    }
+    pthread_mutex_unlock(&retention_mu);
+    return NULL;
+}
+
+pc_status sc_engine_start(const pc_cfg *cfg)
+{
+    int64_t interval = pc_cfg_duration_ms(cfg, "retention-interval");
+    if (interval <= 0)
+        return PC_OK;
+    retention_arg *a = pc_calloc(1, sizeof *a);
+    if (!a)
+        return PC_E_INTERNAL;
+    a->interval_ms = interval;
+    retention_stop = false;
+    if (pthread_create(&retention_thread, NULL, retention_main, a) != 0) {
+        free(a);
+        return pc_err(PC_E_INTERNAL, "could not start the retention thread");
+    }
+    retention_running = true;
+    return PC_OK;
+}
+
+static void retention_end(void)
+{
+    if (!retention_running)
+        return;
+    pthread_mutex_lock(&retention_mu);
+    retention_stop = true;
+    pthread_cond_signal(&retention_cv);
+    pthread_mutex_unlock(&retention_mu);
+    pthread_join(retention_thread, NULL);
+    retention_running = false;
 }

@@ -112,7 +112,12 @@ typedef struct sc_metrics {
     size_t nvalues;
 } sc_metrics;
 
-/* Free the engine's cached contexts; called once the server stopped serving. */
+/*
+ * Start the engine's background work (the retention loop, every
+ * retention-interval) once the server serves; sc_engine_shutdown stops it
+ * and frees the cached contexts once the server stopped serving.
+ */
+pc_status sc_engine_start(const pc_cfg *cfg);
 void sc_engine_shutdown(void);
 
 /* Whether this build implements op; a handler answers UNIMPLEMENTED when it does not. */

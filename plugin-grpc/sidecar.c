@@ -269,6 +269,10 @@ pc_status sc_run(const pc_cfg *cfg, const sc_opts *opts)
 
     sc_sidecar *s;
     pc_status st = sc_sidecar_start(cfg, opts, &s);
+    if (st == PC_OK && (st = sc_engine_start(cfg)) != PC_OK) {
+        sc_sidecar_stop(s);
+        sc_sidecar_free(s);
+    }
     if (st == PC_OK) {
         int sig = 0;
         while (sigwait(&set, &sig) != 0)

@@ -494,6 +494,20 @@ def cmd_set_first_required(args):
     return report(args, "set-first-required", guarded(args.sock, path, req, args.timeout), t0)
 
 
+def cmd_metrics(args):
+    """What the instance manager's metrics exporter does: Define, then Collect."""
+    out = {}
+    for op in ("Define", "Collect"):
+        path = "/cnpgi.metrics.v1.Metrics/" + op
+        req = message_types(path)[0](cluster_definition=read_cluster(args))
+        r = guarded(args.sock, path, req, args.timeout)
+        if r.code != "OK":
+            return report(args, "metrics", r, time.monotonic())
+        out[op.lower()] = r.response.get("metrics", [])
+    print(json.dumps(out))
+    return 0
+
+
 def cmd_backup(args):
     """What the instance manager does for a Backup with method: plugin."""
     path = "/cnpgi.backup.v1.Backup/Backup"
@@ -582,6 +596,7 @@ def main():
     r.add_argument("--mode", choices=sorted(RESTORE_MODES), default="recovery")
 
     sub.add_parser("status", parents=[im], help="WAL.Status")
+    sub.add_parser("metrics", parents=[im], help="Metrics.Define then Metrics.Collect")
     f = sub.add_parser("set-first-required", parents=[im], help="WAL.SetFirstRequired")
     f.add_argument("name", help="first_required_wal")
 
@@ -609,6 +624,7 @@ def main():
         "archive": cmd_archive,
         "restore": cmd_restore,
         "status": cmd_status,
+        "metrics": cmd_metrics,
         "set-first-required": cmd_set_first_required,
         "backup": cmd_backup,
         "restore-job": cmd_restore_job,

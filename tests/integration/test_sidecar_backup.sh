@@ -201,4 +201,34 @@ wait_promoted "$JOB"
 "$PGS" stop "$JOB"
 log "recovered exactly the rows committed before $TARGET"
 sc_stop
+
+# ---- 5. the retention loop, on the primary only ----
+log "retention loop: REDUNDANCY 1 every second, applied by the sidecar that archives"
+sc_store bstore "repo = $BURL" "endpoint-url = $S3_ENDPOINT" "compression = gzip" \
+    "max-parallel = 4" "backup-compression = gzip" "backup-jobs = 2" "immediate-checkpoint = on" \
+    "retention-policy = REDUNDANCY 1"
+printf 'retention-interval = 1s\n' >>"$TEST_TMP/sidecar.conf"
+"$PGS" start-existing "$P" >/dev/null
+source "$P/env"
+SC_ENV=(PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres)
+sc_start
+sed 's/backup-one/backup-two/' "$TEST_TMP/backup.json" >"$TEST_TMP/backup2.json"
+client backup --cluster "$C_PRIMARY" --backup "$TEST_TMP/backup2.json" >"$TEST_TMP/backup2-result.json" ||
+    fail "the second Backup failed: $(cat "$TEST_TMP/backup2-result.json")"
+BID2=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["response"]["backup_id"])' "$TEST_TMP/backup2-result.json")
+# an Archive call marks this sidecar as the primary's
+"$PGS" sql "$P" "select pg_switch_wal()" >/dev/null
+"$PGS" wait-archived "$P" 120
+for _ in $(seq 100); do
+    ids=$(pgcask backup-list "${RA[@]}" --server "$SRV" --refresh --format json |
+        "$PY" -c 'import json,sys; print(" ".join(b["backup_id"] for b in json.load(sys.stdin)["backups_list"]))')
+    [ "$ids" = "$BID2" ] && break
+    sleep 0.3
+done
+[ "$ids" = "$BID2" ] || fail "retention left backups \"$ids\", expected only $BID2"
+grep -q "retention \"REDUNDANCY 1\" on server $SRV: 1 backups" "$SC_LOG" ||
+    fail "the sidecar did not log the retention run: $(grep retention "$SC_LOG" | tail -3)"
+"$PGS" stop "$P"
+sc_stop
+log "the retention loop deleted $BID and kept $BID2"
 log "ok"

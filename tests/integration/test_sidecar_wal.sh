@@ -97,6 +97,12 @@ client status --cluster "$C_PRIMARY" >"$TEST_TMP/status.json" || fail "Status fa
 json_check "$TEST_TMP/status.json" "d['response']['first_wal'] == '000000010000000000000001'"
 json_check "$TEST_TMP/status.json" "d['response']['last_wal'] == '$LAST_ARCHIVED'"
 expect_ok client set-first-required --cluster "$C_PRIMARY" 000000010000000000000003
+# Metrics: the definitions CNPG's exporter asks for, and values from the catalog
+client metrics --cluster "$C_PRIMARY" >"$TEST_TMP/metrics.json" || fail "Metrics failed"
+json_check "$TEST_TMP/metrics.json" "any(m['fq_name'] == 'pgcask_wal_archived_segments' and m['variable_labels'] == ['server'] for m in d['define'])"
+json_check "$TEST_TMP/metrics.json" "any(m['fq_name'] == 'barman_cloud_cloudnative_pg_io_first_recoverability_point' for m in d['define'])"
+json_check "$TEST_TMP/metrics.json" "any(m['fq_name'] == 'pgcask_wal_archived_segments' and m['value'] >= 1 for m in d['collect'])"
+json_check "$TEST_TMP/metrics.json" "len(d['define']) == len({m['fq_name'] for m in d['define']})"
 expect_exit 13 client set-first-required --cluster "$C_PRIMARY" not-a-wal-name
 grep -q INVALID_ARGUMENT "$ERR_FILE" || fail "a bad first_required_wal was not INVALID_ARGUMENT"
 # a new pod knows nothing yet: Status indexes the store once (fresh state directory)

@@ -40,6 +40,11 @@ bool sc_engine_supports(sc_op op)
     return fake.supported;
 }
 
+pc_status sc_engine_start(const pc_cfg *cfg)
+{
+    return PC_OK;
+}
+
 void sc_engine_shutdown(void)
 {
 }
