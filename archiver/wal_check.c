@@ -1,4 +1,5 @@
 /* check-wal-archive and the catalog's WAL index rebuild: both walk the store's WAL listing. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,35 +72,28 @@ pc_status arc_check_wal_archive(arc_ctx *a, uint32_t timeline)
 
 /* ---- catalog sync ---- */
 
+/*
+ * The listing is read into memory first (about 150 bytes per WAL object)
+ * and written in one transaction afterwards: the catalog's write lock is
+ * held for the inserts only, not for a listing of the store that can take
+ * minutes, so archive_command calls are not kept waiting.
+ */
 #define SYNC_BATCH 4096
 
 typedef struct sync_ctx {
-    cat *c;
-    uint64_t segsize;
-    cat_wal rows[SYNC_BATCH];
-    char *keys[SYNC_BATCH];
-    char *names[SYNC_BATCH];
-    char *etags[SYNC_BATCH];
-    size_t n;
-    uint64_t total;
+    cat_wal *rows;
+    size_t n, alloc;
 } sync_ctx;
 
-static void sync_reset(sync_ctx *s)
+static void sync_free(sync_ctx *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        free(s->keys[i]);
-        free(s->names[i]);
-        free(s->etags[i]);
+        free((char *)(uintptr_t)s->rows[i].key);
+        free((char *)(uintptr_t)s->rows[i].name);
+        free((char *)(uintptr_t)s->rows[i].etag);
     }
-    s->n = 0;
-}
-
-static pc_status sync_flush(sync_ctx *s)
-{
-    pc_status st = s->n ? cat_wal_put_many(s->c, s->rows, s->n, s->segsize) : PC_OK;
-    s->total += s->n;
-    sync_reset(s);
-    return st;
+    free(s->rows);
+    memset(s, 0, sizeof *s);
 }
 
 static pc_status on_sync(const repo_wal_obj *o, void *ud)
@@ -109,20 +103,29 @@ static pc_status on_sync(const repo_wal_obj *o, void *ud)
     cmp_codec codec = cmp_codec_from_name(o->key, &stem);
     if (o->ext[0] && codec == CMP_NONE)
         return PC_OK;
-    size_t i = s->n;
-    s->keys[i] = pc_strdup(o->key);
-    s->names[i] = pc_strdup(o->wal.name);
-    s->etags[i] = o->etag && o->etag[0] ? pc_strdup(o->etag) : NULL;
-    if (!s->keys[i] || !s->names[i])
+    if (s->n == s->alloc) {
+        size_t na = s->alloc ? s->alloc * 2 : 1024;
+        cat_wal *nr = pc_realloc(s->rows, na * sizeof *nr);
+        if (!nr)
+            return PC_E_INTERNAL;
+        s->rows = nr;
+        s->alloc = na;
+    }
+    char *key = pc_strdup(o->key), *name = pc_strdup(o->wal.name);
+    char *etag = o->etag && o->etag[0] ? pc_strdup(o->etag) : NULL;
+    if (!key || !name) {
+        free(key);
+        free(name);
+        free(etag);
         return PC_E_INTERNAL;
-    s->n++;
-    s->rows[i] = (cat_wal){.name = s->names[i],
-                           .codec = (int)codec,
-                           .stored_size = o->size,
-                           .etag = s->etags[i],
-                           .key = s->keys[i],
-                           .stored_at = o->mtime_us};
-    return s->n == SYNC_BATCH ? sync_flush(s) : PC_OK;
+    }
+    s->rows[s->n++] = (cat_wal){.name = name,
+                                .codec = (int)codec,
+                                .stored_size = o->size,
+                                .etag = etag,
+                                .key = key,
+                                .stored_at = o->mtime_us};
+    return PC_OK;
 }
 
 pc_status arc_catalog_sync_wal(arc_ctx *a, arc_sync_result *result)
@@ -131,31 +134,28 @@ pc_status arc_catalog_sync_wal(arc_ctx *a, arc_sync_result *result)
     pc_status st = arc_ctx_repo(a, &r);
     if (st)
         return st;
-    cat *c;
-    if ((st = cat_open(arc_ctx_catalog_path(a), &c)) != PC_OK)
+    sync_ctx s = {0};
+    size_t skipped = 0;
+    int64_t t0 = pc_now_mono_us();
+    st = repo_wal_list(r, arc_ctx_server(a), on_sync, &s, &skipped);
+    if (st) {
+        sync_free(&s);
         return st;
-    sync_ctx *s = pc_calloc(1, sizeof *s);
-    if (!s) {
-        cat_close(c);
-        return PC_E_INTERNAL;
     }
-    s->c = c;
-    s->segsize = arc_ctx_segsize(a);
+    pc_debug("catalog sync: one listing pass of %s/wals/: %zu WAL objects, %zu other keys, %.3f s",
+             arc_ctx_server(a), s.n, skipped, (double)(pc_now_mono_us() - t0) / 1e6);
+    cat *c;
+    if ((st = cat_open(arc_ctx_catalog_path(a), &c)) != PC_OK) {
+        sync_free(&s);
+        return st;
+    }
     /* one transaction: readers see the old index or the new one, never half */
+    uint64_t segsize = arc_ctx_segsize(a);
     st = cat_tx_begin(c);
     if (st == PC_OK)
         st = cat_wal_delete_all(c);
-    size_t skipped = 0;
-    int64_t t0 = pc_now_mono_us();
-    if (st == PC_OK)
-        st = repo_wal_list(r, arc_ctx_server(a), on_sync, s, &skipped);
-    if (st == PC_OK)
-        pc_debug("catalog sync: one listing pass of %s/wals/: %llu WAL objects, %zu other keys, "
-                 "%.3f s",
-                 arc_ctx_server(a), (unsigned long long)(s->total + s->n), skipped,
-                 (double)(pc_now_mono_us() - t0) / 1e6);
-    if (st == PC_OK)
-        st = sync_flush(s);
+    for (size_t i = 0; st == PC_OK && i < s.n; i += SYNC_BATCH)
+        st = cat_wal_put_many(c, s.rows + i, s.n - i < SYNC_BATCH ? s.n - i : SYNC_BATCH, segsize);
     if (st == PC_OK)
         st = cat_tx_commit(c);
     else
@@ -164,15 +164,13 @@ pc_status arc_catalog_sync_wal(arc_ctx *a, arc_sync_result *result)
         char now[32];
         snprintf(now, sizeof now, "%lld", (long long)pc_now_us());
         cat_meta_set(c, "last_sync_at", now);
-        pc_info("catalog: %llu WAL files indexed from %s", (unsigned long long)s->total,
-                repo_url(r));
+        pc_info("catalog: %zu WAL files indexed from %s", s.n, repo_url(r));
         if (result) {
-            result->wal_objects = s->total;
+            result->wal_objects = s.n;
             result->skipped = skipped;
         }
     }
-    sync_reset(s);
-    free(s);
+    sync_free(&s);
     cat_close(c);
     return st;
 }
