@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@
 #define MiB         ((uint64_t)1 << 20)
 #define GiB         ((uint64_t)1 << 30)
 #define BACKUP_INFO "backup.info"
+/* local mode: a file this large gets an archive part of its own (backup_int.h) */
+#define LOCAL_ISOLATE (32 * MiB)
 
 /* ==== backup.info ==== */
 
@@ -209,6 +212,15 @@ typedef struct bk {
     int threads;
     bool signals;
     struct sigaction old_int, old_term;
+    /* local mode */
+    cat_backup_type type; /* what is recorded: a diff/incr without a parent becomes full */
+    bk_parent parent;     /* the backup built on (id "" for a full backup) */
+    bk_local *lc;
+    bk_local_ts *lts;
+    size_t nlts;
+    char version_dir[64];
+    char *pgdata;
+    uint64_t copied, kept_files, kept_bytes;
 } bk;
 
 static pc_status interrupted(void)
@@ -356,20 +368,44 @@ static pc_status take_lock(bk *b)
 
 /* ---- catalog ---- */
 
+/* The parts and files of the backup, from the stream receiver or the local walk. */
+static size_t nparts_of(const bk *b)
+{
+    return b->lc ? bk_local_nparts(b->lc) : b->rv ? bk_recv_nparts(b->rv) : 0;
+}
+
+static const bk_part *part_of(const bk *b, size_t i)
+{
+    return b->lc ? bk_local_part(b->lc, i) : bk_recv_part(b->rv, i);
+}
+
+static const cat_mf_index *files_of(const bk *b)
+{
+    return b->lc ? bk_local_files(b->lc) : bk_recv_files(b->rv);
+}
+
 /* Copy the receiver's results into b (they outlive it). */
 static void snapshot(bk *b)
 {
-    if (!b->rv)
+    if (b->lc) {
+        const bk_local_stats *ls = bk_local_get_stats(b->lc);
+        b->logical = ls->logical;
+        b->copied = ls->copied_bytes;
+        b->kept_files = ls->kept_files;
+        b->kept_bytes = ls->kept_bytes;
+    } else if (b->rv) {
+        const char *label = bk_recv_backup_label(b->rv);
+        free(b->label);
+        b->label = label ? pc_strdup(label) : NULL;
+        b->logical = bk_recv_logical_size(b->rv);
+    } else {
         return;
-    const char *label = bk_recv_backup_label(b->rv);
-    free(b->label);
-    b->label = label ? pc_strdup(label) : NULL;
-    b->logical = bk_recv_logical_size(b->rv);
-    b->nparts = bk_recv_nparts(b->rv);
-    b->nfiles = cat_mf_index_count(bk_recv_files(b->rv));
+    }
+    b->nparts = nparts_of(b);
+    b->nfiles = cat_mf_index_count(files_of(b));
     b->stored = 0;
     for (size_t i = 0; i < b->nparts; i++)
-        b->stored += bk_recv_part(b->rv, i)->size;
+        b->stored += part_of(b, i)->size;
 }
 
 static pc_status catalog_put(bk *b, cat_backup_status status, const char *error)
@@ -387,7 +423,8 @@ static pc_status catalog_put(bk *b, cat_backup_status status, const char *error)
     cat_backup cb = {
         .id = b->id,
         .name = b->o->name,
-        .type = CAT_BACKUP_FULL,
+        .type = b->type,
+        .parent_id = b->parent.id[0] ? b->parent.id : NULL,
         .status = status,
         .begin_wal = b->have_start ? begin_wal : NULL,
         .end_wal = b->have_end ? end_wal : NULL,
@@ -662,7 +699,8 @@ static pc_status write_manifest(bk *b)
     }
     cat_mf_header h = {
         .backup_id = b->id,
-        .type = "full",
+        .type = cat_backup_type_name(b->type),
+        .parent_id = b->parent.id[0] ? b->parent.id : NULL,
         .server = b->server,
         .system_id = b->sys.systemid,
         .pg_version = b->srv.version_num,
@@ -675,12 +713,12 @@ static pc_status write_manifest(bk *b)
         free(key);
         return st;
     }
-    for (size_t i = 0; st == PC_OK && i < bk_recv_nparts(b->rv); i++) {
-        const bk_part *p = bk_recv_part(b->rv, i);
+    for (size_t i = 0; st == PC_OK && i < nparts_of(b); i++) {
+        const bk_part *p = part_of(b, i);
         cat_mf_archive a = {p->name, p->tablespace, p->size, p->raw_size, p->sha256};
         st = cat_mfw_archive(w, &a);
     }
-    const cat_mf_index *files = bk_recv_files(b->rv);
+    const cat_mf_index *files = files_of(b);
     for (size_t i = 0; st == PC_OK && i < cat_mf_index_count(files); i++)
         st = cat_mfw_file(w, cat_mf_index_at(files, i));
     if (st == PC_OK)
@@ -710,8 +748,8 @@ static pc_status check_listed(const repo_entry *e, void *ud)
         l->manifest = true;
         return PC_OK;
     }
-    for (size_t i = 0; !e->is_prefix && i < bk_recv_nparts(b->rv); i++) {
-        const bk_part *p = bk_recv_part(b->rv, i);
+    for (size_t i = 0; !e->is_prefix && i < nparts_of(b); i++) {
+        const bk_part *p = part_of(b, i);
         if (strcmp(p->name, name) == 0 && p->size == e->size) {
             l->seen[i] = true;
             return PC_OK;
@@ -725,7 +763,7 @@ static pc_status check_listed(const repo_entry *e, void *ud)
 /* One listing: exactly the objects this backup wrote, with their sizes. */
 static pc_status check_objects(bk *b)
 {
-    size_t n = bk_recv_nparts(b->rv);
+    size_t n = nparts_of(b);
     listed l = {.b = b, .seen = pc_calloc(n ? n : 1, sizeof(bool))};
     if (!l.seen)
         return PC_E_INTERNAL;
@@ -733,7 +771,7 @@ static pc_status check_objects(bk *b)
     for (size_t i = 0; st == PC_OK && i < n; i++)
         if (!l.seen[i])
             st = pc_err(PC_E_REMOTE, "\"%s%s\" is missing from the repository after its upload",
-                        b->prefix, bk_recv_part(b->rv, i)->name);
+                        b->prefix, part_of(b, i)->name);
     if (st == PC_OK && !l.manifest)
         st = pc_err(PC_E_REMOTE, "\"%s%s\" is missing from the repository after its upload",
                     b->prefix, CAT_MF_NAME);
@@ -859,7 +897,8 @@ static pc_status put_backup_info(bk *b, cat_binfo_status status, const char *err
         .have_end = b->have_end,
         .pos = b->pos,
         .begin_time = b->begin_time ? b->begin_time : b->t0_us,
-        .end_time = b->end_time,
+        /* a FAILED backup has no end time: CloudNativePG reads "both times set" as finished */
+        .end_time = status == CAT_BINFO_FAILED ? 0 : b->end_time,
         .size = b->logical,
         .total_seconds = total,
         .copy_seconds = copy,
@@ -871,6 +910,8 @@ static pc_status put_backup_info(bk *b, cat_binfo_status status, const char *err
     pc_status st = bk_binfo_fill(&in, &info);
     if (st)
         return st;
+    if (b->type != CAT_BACKUP_FULL && b->lc)
+        info.deduplicated_size = (int64_t)b->copied; /* barman's meaning: the bytes this backup added */
     pc_buf text;
     pc_buf_init(&text, CAT_BINFO_MAX_SIZE);
     st = cat_binfo_format(&info, &text);
@@ -910,6 +951,322 @@ static void record_failure(bk *b)
     pc_err_restore(&saved);
 }
 
+/* ==== local mode: pg_backup_start(), the walk, pg_backup_stop() ==== */
+
+typedef struct control_row {
+    char sysid[24];
+    uint32_t catversion;
+    uint32_t tli;
+    pc_lsn checkpoint;
+} control_row;
+
+static bool cell_u32(const char *v, uint32_t *out)
+{
+    if (!v || !*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 10)
+        return false;
+    uint64_t x = strtoull(v, NULL, 10);
+    if (x > UINT32_MAX)
+        return false;
+    *out = (uint32_t)x;
+    return true;
+}
+
+static pc_status on_control(void *ud, const bb_rows *r)
+{
+    control_row *c = ud;
+    const char *const *v = r->cells;
+    if (r->nrows != 1 || r->ncols < 4 || !v[0] || strlen(v[0]) >= sizeof c->sysid ||
+        strspn(v[0], "0123456789") != strlen(v[0]) || !cell_u32(v[1], &c->catversion) ||
+        !cell_u32(v[2], &c->tli) || !v[3] || pc_lsn_parse(v[3], &c->checkpoint) != PC_OK)
+        return pc_err(PC_E_PG, "unexpected reply reading pg_control_system() and "
+                               "pg_control_checkpoint()");
+    snprintf(c->sysid, sizeof c->sysid, "%s", v[0]);
+    return PC_OK;
+}
+
+static const char CONTROL_SQL[] =
+    "SELECT s.system_identifier::text, s.catalog_version_no, c.timeline_id, c.checkpoint_lsn "
+    "FROM pg_catalog.pg_control_system() s, pg_catalog.pg_control_checkpoint() c";
+
+static pc_status read_control(bk *b, control_row *c)
+{
+    memset(c, 0, sizeof *c);
+    return bb_query(b->pg, CONTROL_SQL, "reading the server's control data", cb_tick, on_control,
+                    c);
+}
+
+static pc_status on_checkpoint(void *ud, const bb_rows *r)
+{
+    pc_lsn *lsn = ud;
+    if (r->nrows != 1 || r->ncols < 1 || !r->cells[0] || pc_lsn_parse(r->cells[0], lsn) != PC_OK)
+        return pc_err(PC_E_PG, "unexpected reply reading pg_control_checkpoint()");
+    return PC_OK;
+}
+
+/*
+ * The files read must be the server's: a standby of it has the same system
+ * identifier. The checkpoint in the directory's pg_control must be the one
+ * the server reports (PostgreSQL reads it from its own pg_control); a
+ * checkpoint between the two reads makes them differ once, so look twice.
+ */
+static pc_status check_same_cluster(bk *b)
+{
+    char *path = pc_path_join(b->pgdata, "global/pg_control");
+    if (!path)
+        return PC_E_INTERNAL;
+    pc_status st = PC_OK;
+    pc_lsn server = PC_LSN_INVALID, file = PC_LSN_INVALID;
+    for (int attempt = 0; st == PC_OK && attempt < 3; attempt++) {
+        pc_buf buf;
+        pc_buf_init(&buf, 8192);
+        st = bb_query(b->pg, "SELECT checkpoint_lsn FROM pg_catalog.pg_control_checkpoint()",
+                      "reading pg_control_checkpoint()", cb_tick, on_checkpoint, &server);
+        if (st == PC_OK)
+            st = pc_read_file(path, 8192, &buf);
+        if (st == PC_OK && buf.len >= 40)
+            memcpy(&file, buf.data + 32, sizeof file); /* ControlFileData.checkPoint */
+        pc_buf_free(&buf);
+        if (st == PC_OK && file == server)
+            break;
+        if (st == PC_OK)
+            pc_sleep_ms(100);
+    }
+    free(path);
+    if (st || file == server)
+        return st;
+    char a[32], c[32];
+    pc_lsn_format(file, a, sizeof a);
+    pc_lsn_format(server, c, sizeof c);
+    pc_err(PC_E_USAGE,
+           "--local \"%s\" is not the data directory of the server the connection reaches: its "
+           "pg_control holds checkpoint %s, the server's %s",
+           b->pgdata, a, c);
+    pc_err_hint("A standby of the server has the same system identifier: give the data directory "
+                "of the server you connect to.");
+    return PC_E_USAGE;
+}
+
+static pc_status connect_local(bk *b)
+{
+    const arc_backup_opts *o = b->o;
+    bb_connopts co = {o->host, o->port, o->user, o->dbname, "pgcask"};
+    pc_status st = bb_connect(&co, false, &b->pg);
+    if (st)
+        return st;
+    int v = bb_server_version(b->pg);
+    if (v < 130000) {
+        pc_err(PC_E_PG, "PostgreSQL %d.%d is too old for pgcask backup --local", v / 10000,
+               (v / 100) % 100);
+        pc_err_hint("Local backups use the non-exclusive pg_start_backup()/pg_backup_start() of "
+                    "PostgreSQL 13 and later.");
+        return PC_E_PG;
+    }
+    if ((st = bb_server_info_get(b->pg, &b->srv)) != PC_OK)
+        return st;
+    if (b->srv.archive_mode && strcmp(b->srv.archive_mode, "off") == 0)
+        pc_warn("archive_mode is off: the WAL this backup needs will never be archived, and the "
+                "backup will end as WAITING_FOR_WALS");
+    /* the backup lives as long as this session: nothing may end it early */
+    st = bb_query(b->pg,
+                  v >= 140000 ? "SET statement_timeout = 0; SET idle_session_timeout = 0"
+                              : "SET statement_timeout = 0",
+                  "setting the session's timeouts", cb_tick, NULL, b);
+    control_row c;
+    if (st == PC_OK)
+        st = read_control(b, &c);
+    if (st)
+        return st;
+    snprintf(b->sys.systemid, sizeof b->sys.systemid, "%s", c.sysid);
+    b->sys.timeline = c.tli;
+    snprintf(b->version_dir, sizeof b->version_dir, "PG_%d_%" PRIu32, v / 10000, c.catversion);
+
+    char real[PATH_MAX];
+    if (!realpath(o->local, real)) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            pc_err(PC_E_USAGE, "--local \"%s\" does not exist", o->local);
+            pc_err_hint("Give the data directory of the PostgreSQL server the connection reaches "
+                        "(SHOW data_directory).");
+            return PC_E_USAGE;
+        }
+        return pc_err(PC_E_IO, "could not resolve --local \"%s\": %m", o->local);
+    }
+    if (!(b->pgdata = pc_strdup(real)))
+        return PC_E_INTERNAL;
+    uint64_t file_sysid = 0;
+    int major = 0;
+    if ((st = bk_local_check_pgdata(b->pgdata, &file_sysid, &major)) != PC_OK)
+        return st;
+    if (file_sysid != strtoull(c.sysid, NULL, 10) || major != v / 10000) {
+        pc_err(PC_E_USAGE,
+               "--local \"%s\" is the data directory of another cluster: system identifier %" PRIu64
+               ", PostgreSQL %d; the server reached has %s, PostgreSQL %d",
+               b->pgdata, file_sysid, major, c.sysid, v / 10000);
+        pc_err_hint("Give the data directory of the server the connection reaches (SHOW "
+                    "data_directory), or connect to the server of that directory.");
+        return PC_E_USAGE;
+    }
+    if ((st = bk_local_tablespaces(b->pgdata, &b->lts, &b->nlts)) != PC_OK)
+        return st;
+    /* BASE_BACKUP's tablespace list, for backup.info: the tablespaces, then the data directory */
+    if (!(b->ts = pc_calloc(b->nlts + 1, sizeof *b->ts)))
+        return PC_E_INTERNAL;
+    for (size_t i = 0; i < b->nlts; i++) {
+        b->ts[i].oid = b->lts[i].oid;
+        b->ts[i].size = -1;
+        b->nts++;
+        if (!(b->ts[i].location = pc_strdup(b->lts[i].location)))
+            return PC_E_INTERNAL;
+    }
+    b->ts[b->nts++] = (bb_tablespace){.is_base = true, .size = -1};
+    return check_same_cluster(b);
+}
+
+static pc_status choose_parent(bk *b)
+{
+    if (b->type == CAT_BACKUP_FULL)
+        return PC_OK;
+    if (!b->o->local) {
+        pc_err(PC_E_USAGE, "a %s backup needs --local", cat_backup_type_name(b->type));
+        pc_err_hint("Differential and incremental backups read the data directory: run pgcask "
+                    "backup --local PGDATA on the database host.");
+        return PC_E_USAGE;
+    }
+    pc_status st = bk_parent_find(b->r, b->server, b->type, strtoull(b->sys.systemid, NULL, 10),
+                                  b->sys.timeline, b->srv.version_num, 4, &b->parent);
+    if (st == PC_OK) {
+        pc_info("%s backup %s builds on %s backup %s", cat_backup_type_name(b->type), b->id,
+                cat_backup_type_name(b->parent.type), b->parent.id);
+        return PC_OK;
+    }
+    if (st != PC_E_NOT_FOUND && st != PC_E_CORRUPT)
+        return st;
+    pc_warn("%s: taking a full backup instead of the %s backup asked for",
+            pc_err_get()->message, cat_backup_type_name(b->type));
+    pc_err_clear();
+    b->type = CAT_BACKUP_FULL;
+    return PC_OK;
+}
+
+static pc_status on_start(void *ud, const bb_rows *r)
+{
+    bk *b = ud;
+    return bb_parse_position(r, "pg_backup_start() position", &b->pos.start_lsn,
+                             &b->pos.start_tli);
+}
+
+typedef struct stop_row {
+    bk *b;
+    pc_lsn lsn;
+    uint32_t tli;
+    char *label;
+} stop_row;
+
+static pc_status on_stop(void *ud, const bb_rows *r)
+{
+    stop_row *s = ud;
+    const char *const *v = r->cells;
+    if (r->nrows != 1 || r->ncols < 3 || !v[0] || pc_lsn_parse(v[0], &s->lsn) != PC_OK || !v[1] ||
+        !*v[1])
+        return pc_err(PC_E_PG, "unexpected reply to pg_backup_stop()");
+    if (!v[2] || !cell_u32(v[2], &s->tli) || s->tli == 0)
+        s->tli = s->b->pos.start_tli;
+    s->label = pc_strdup(v[1]);
+    return s->label ? PC_OK : PC_E_INTERNAL;
+}
+
+static pc_status copy_local(bk *b)
+{
+    const arc_backup_opts *o = b->o;
+    int v = b->srv.version_num;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT lsn, (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()) FROM "
+             "pg_catalog.%s('pgcask backup %s', %s%s) AS lsn",
+             v >= 150000 ? "pg_backup_start" : "pg_start_backup", b->id,
+             o->fast_checkpoint ? "true" : "false", v >= 150000 ? "" : ", false");
+    if (!o->fast_checkpoint)
+        pc_info("waiting for a spread checkpoint (--immediate-checkpoint makes it fast)");
+    b->begin_time = pc_now_us();
+    pc_status st = bb_query(b->pg, sql, "pg_backup_start()", cb_tick, on_start, b);
+    if (st)
+        return st;
+    b->have_start = true;
+    if (b->type != CAT_BACKUP_FULL &&
+        (b->pos.start_tli != b->sys.timeline ||
+         (b->parent.end_lsn != PC_LSN_INVALID && b->pos.start_lsn < b->parent.end_lsn))) {
+        pc_warn("the server changed timeline or position since backup %s: taking a full backup "
+                "instead of the %s backup asked for",
+                b->parent.id, cat_backup_type_name(b->type));
+        bk_parent_free(&b->parent);
+        b->type = CAT_BACKUP_FULL;
+    }
+    char lsn[32];
+    pc_lsn_format(b->pos.start_lsn, lsn, sizeof lsn);
+    pc_info("%s backup %s started at %s on timeline %" PRIu32 ", reading %s", cat_backup_type_name(b->type),
+            b->id, lsn, b->pos.start_tli, b->pgdata);
+    b->progress = pc_progress_new("backup", 0);
+    bk_local_opts lo = {
+        .r = b->r,
+        .prefix = b->prefix,
+        .backup_id = b->id,
+        .suffix = b->type == CAT_BACKUP_FULL ? "" : b->type == CAT_BACKUP_DIFF ? "-diff" : "-incr",
+        .codec = (cmp_codec)o->codec,
+        .level = o->level,
+        .threads = b->threads,
+        .max_part = o->max_archive_size,
+        .pgdata = b->pgdata,
+        .ts = b->lts,
+        .nts = b->nlts,
+        .version_dir = b->version_dir,
+        .pg_version = v,
+        .parent = b->type == CAT_BACKUP_FULL ? NULL : b->parent.files,
+        .parent_start = b->parent.start,
+        .checksum_all = o->checksum_all,
+        .isolate = LOCAL_ISOLATE,
+        .tick = cb_tick,
+        .ud = b,
+        .now = b->t0_us / 1000000,
+        .progress = b->progress,
+    };
+    if ((st = bk_local_new(&lo, &b->lc)) != PC_OK || (st = bk_local_copy(b->lc)) != PC_OK)
+        return st;
+    snprintf(sql, sizeof sql,
+             "SELECT lsn, labelfile, CASE WHEN pg_catalog.pg_is_in_recovery() THEN (SELECT "
+             "min_recovery_end_timeline FROM pg_catalog.pg_control_recovery()) ELSE (SELECT "
+             "timeline_id FROM pg_catalog.pg_control_checkpoint()) END FROM pg_catalog.%s",
+             v >= 150000 ? "pg_backup_stop(false)" : "pg_stop_backup(false, false)");
+    stop_row sr = {.b = b};
+    st = bb_query(b->pg, sql, "pg_backup_stop()", cb_tick, on_stop, &sr);
+    if (st) {
+        free(sr.label);
+        return st;
+    }
+    free(b->label);
+    b->label = sr.label;
+    b->pos.end_lsn = sr.lsn;
+    b->pos.end_tli = sr.tli;
+    b->have_end = true;
+    b->end_time = pc_now_us();
+    if ((st = bk_local_finish(b->lc, b->label)) != PC_OK)
+        return st;
+    pc_progress_done(b->progress);
+    pc_progress_free(b->progress);
+    b->progress = NULL;
+    b->copy_done_mono = pc_now_mono_us();
+    const bk_local_stats *ls = bk_local_get_stats(b->lc);
+    if (ls->vanished || ls->shrunk || ls->grew)
+        pc_info("%" PRIu64 " files vanished, %" PRIu64 " shrank and %" PRIu64
+                " grew while they were read (WAL replay repairs them)",
+                ls->vanished, ls->shrunk, ls->grew);
+    if (b->type != CAT_BACKUP_FULL)
+        pc_info("%" PRIu64 " files (%.1f MiB) read and stored, %" PRIu64
+                " unchanged files (%.1f MiB) taken over from backup %s (%.1f MiB read to "
+                "compare)",
+                ls->copied_files, (double)ls->copied_bytes / MiB, ls->kept_files,
+                (double)ls->kept_bytes / MiB, b->parent.id, (double)ls->hashed_bytes / MiB);
+    return PC_OK;
+}
+
 static pc_status run(bk *b)
 {
     pc_status st = setup(b);
@@ -918,7 +1275,8 @@ static pc_status run(bk *b)
     if (st)
         return st;
     b->res->pg_attempted = true;
-    if ((st = connect_pg(b)) != PC_OK || (st = take_lock(b)) != PC_OK)
+    if ((st = b->o->local ? connect_local(b) : connect_pg(b)) != PC_OK ||
+        (st = take_lock(b)) != PC_OK)
         return st;
     signals_on(b);
     if ((st = claim_id(b)) != PC_OK || (st = clean_leftovers(b)) != PC_OK)
@@ -927,11 +1285,13 @@ static pc_status run(bk *b)
         pc_warn("could not check the catalog for interrupted backups: %s", pc_err_get()->message);
         pc_err_clear();
     }
+    if ((st = choose_parent(b)) != PC_OK)
+        return st;
     if ((st = catalog_put(b, CAT_STATUS_STARTED, NULL)) != PC_OK)
         return st;
     b->started = true;
     b->phase = "uploading data";
-    st = stream(b);
+    st = b->o->local ? copy_local(b) : stream(b);
     snapshot(b);
     if (st)
         return st;
@@ -974,14 +1334,31 @@ pc_status arc_backup(pc_cfg *cfg, const arc_backup_opts *o, arc_backup_result *r
     memset(res, 0, sizeof *res);
     bk b = {.cfg = cfg, .o = o, .res = res, .phase = "starting"};
     b.lock.fd = -1;
-    pc_status st = run(&b);
+    b.parent.end_lsn = PC_LSN_INVALID;
+    b.type = o->type ? (cat_backup_type)o->type : CAT_BACKUP_FULL;
+    pc_status st = PC_OK;
+    if (o->type && o->type != CAT_BACKUP_FULL && o->type != CAT_BACKUP_DIFF &&
+        o->type != CAT_BACKUP_INCR)
+        st = pc_err(PC_E_USAGE, "unknown backup type %d", o->type);
+    if (st == PC_OK && !o->local && b.type != CAT_BACKUP_FULL)
+        st = choose_parent(&b); /* the usage error, before anything is touched */
+    if (st == PC_OK && o->checksum_all && !o->local)
+        st = pc_err(PC_E_USAGE, "--checksum-all needs --local");
+    if (st == PC_OK)
+        st = run(&b);
     if (st && b.started) {
         /* stop the server's side and abort the unfinished uploads before saying FAILED */
         bb_close(b.repl);
         b.repl = NULL;
+        if (b.lc) {
+            bb_close(b.pg); /* ends the session: PostgreSQL abandons the backup */
+            b.pg = NULL;
+        }
         snapshot(&b);
         bk_recv_free(b.rv);
         b.rv = NULL;
+        bk_local_free(b.lc);
+        b.lc = NULL;
         record_failure(&b);
     }
     signals_off(&b);
@@ -990,6 +1367,15 @@ pc_status arc_backup(pc_cfg *cfg, const arc_backup_opts *o, arc_backup_result *r
     res->archives = b.nparts;
     res->files = b.nfiles;
     res->seconds = b.t0_mono ? (double)(pc_now_mono_us() - b.t0_mono) / 1e6 : 0;
+    res->type = (int)b.type;
+    snprintf(res->parent_id, sizeof res->parent_id, "%s", b.parent.id);
+    res->kept_files = b.kept_files;
+    res->kept_bytes = b.kept_bytes;
+    res->copied_bytes = b.copied;
+    bk_local_free(b.lc);
+    bk_local_tablespaces_free(b.lts, b.nlts);
+    bk_parent_free(&b.parent);
+    free(b.pgdata);
     pc_progress_free(b.progress);
     bk_recv_free(b.rv); /* aborts unfinished parts */
     bb_close(b.repl);

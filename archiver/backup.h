@@ -3,12 +3,17 @@
 
 /*
  * `pgcask backup` and `barman-cloud-backup`: a full backup streamed with
- * BASE_BACKUP over a replication connection into the repository, in
- * barman-cloud's layout (docs/backup.md):
+ * BASE_BACKUP over a replication connection, or (local mode, on the database
+ * host) a full, differential or incremental backup read from the data
+ * directory between pg_backup_start() and pg_backup_stop(), into the
+ * repository in barman-cloud's layout (docs/backup.md):
  *
  *   <server>/base/<id>/data.tar[.ext]          PGDATA (+ backup_manifest)
  *   <server>/base/<id>/data_0001.tar[.ext]     ... when split (--max-archive-size)
  *   <server>/base/<id>/<oid>.tar[.ext]         each tablespace
+ *   (a differential or incremental backup names them data-diff.tar,
+ *   data-incr.tar, <oid>-incr.tar ...: barman-cloud-restore cannot restore
+ *   it and says so instead of restoring an incomplete copy)
  *   <server>/base/<id>/pgcask.manifest         every file with its SHA-256
  *   <server>/base/<id>/backup.info             written last
  *
@@ -37,6 +42,14 @@ typedef struct arc_backup_opts {
     uint64_t max_archive_size; /* stored bytes after which a new part starts */
     int64_t wal_timeout_ms;    /* how long to wait for the WAL to be archived */
     bool create_bucket;        /* create a missing bucket (barman-cloud does) */
+    /*
+     * Local mode (docs/backup.md): the data directory of the server the
+     * connection reaches, read directly between pg_backup_start() and
+     * pg_backup_stop(); NULL streams the backup with BASE_BACKUP.
+     */
+    const char *local;
+    int type;          /* cat_backup_type: full, diff or incr (diff and incr need local) */
+    bool checksum_all; /* diff/incr: compare every file's content, not size and mtime */
 } arc_backup_opts;
 
 typedef struct arc_backup_result {
@@ -47,6 +60,11 @@ typedef struct arc_backup_result {
     uint64_t files;
     uint64_t archives;
     double seconds;
+    int type;             /* cat_backup_type recorded (a diff/incr without a parent is full) */
+    char parent_id[16];   /* "" for a full backup */
+    uint64_t kept_files;  /* diff/incr: files taken over from the parent */
+    uint64_t kept_bytes;
+    uint64_t copied_bytes; /* local mode: bytes read and stored in this backup's archives */
 } arc_backup_result;
 
 /*

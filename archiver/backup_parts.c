@@ -34,6 +34,8 @@ struct bk_archive {
     pc_sink *counter;
     bk_part *parts;
     size_t nparts, cap;
+    uint64_t members; /* in the open part */
+    bool cut;         /* the next member starts a new part */
 };
 
 char *bk_part_name(const char *base, unsigned index, const char *ext)
@@ -109,14 +111,17 @@ static pc_status member_start(bk_archive *a, uint32_t uid, uint32_t gid, const c
 {
     if (!a->w)
         return pc_err(PC_E_INTERNAL, "archive %s used after finish", a->base);
-    if (pc_sink_count_bytes(a->counter) > a->max_part) {
+    if (pc_sink_count_bytes(a->counter) > a->max_part || (a->cut && a->members > 0)) {
         pc_status st = part_close(a);
         if (st)
             return st;
         a->index++;
+        a->members = 0;
         if ((st = part_open(a)) != PC_OK)
             return st;
     }
+    a->cut = false;
+    a->members++;
     pc_tarw_set_owner(a->w, uid, gid);
     if (part_name)
         *part_name = a->part_name;
@@ -178,6 +183,11 @@ pc_status bk_archive_symlink(bk_archive *a, const char *name, const char *target
 {
     pc_status st = member_start(a, uid, gid, part_name);
     return st ? st : pc_tarw_add_symlink(a->w, name, target, mtime);
+}
+
+void bk_archive_cut(bk_archive *a)
+{
+    a->cut = true;
 }
 
 pc_status bk_archive_finish(bk_archive *a)

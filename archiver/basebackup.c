@@ -779,6 +779,46 @@ pc_status bb_run(bb_conn *c, const bb_options *o, const bb_callbacks *cb, void *
     return st;
 }
 
+/* ==== plain statements (local backups) ==== */
+
+pc_status bb_query(bb_conn *c, const char *sql, const char *what, pc_status (*tick)(void *ud),
+                   bb_rows_cb cb, void *ud)
+{
+    const pq_api *pq = c->pq;
+    if (!pq->send_query(c->conn, sql))
+        return pg_fail(PC_E_PG, what, pq->error_message(c->conn));
+    bb_callbacks waits = {.tick = tick};
+    pc_status st = PC_OK;
+    bool first = true;
+    for (;;) {
+        PGresult *r;
+        pc_status w = next_result(c, &waits, ud, &r);
+        if (w)
+            return w; /* the caller closes the connection: the statement is cancelled */
+        if (!r)
+            break;
+        ExecStatusType rs = pq->result_status(r);
+        if (st == PC_OK && rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
+            char m[256];
+            snprintf(m, sizeof m, "%s failed", what);
+            const char *state = pq->result_error_field(r, PG_DIAG_SQLSTATE);
+            st = pg_fail(state && strcmp(state, "XX001") == 0 ? PC_E_CORRUPT : PC_E_PG, m,
+                         pq->result_error_message(r));
+        } else if (st == PC_OK && rs == PGRES_TUPLES_OK && first && cb) {
+            bb_rows rows;
+            const char **cells;
+            st = rows_of(c, r, &rows, &cells);
+            if (st == PC_OK) {
+                st = cb(ud, &rows);
+                free(cells);
+            }
+        }
+        first = false;
+        pq->clear(r);
+    }
+    return st;
+}
+
 /* ==== the server's backup_manifest ==== */
 
 static pc_status manifest_bad(const char *fmt, ...) PC_PRINTF(1, 2);

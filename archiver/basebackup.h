@@ -119,6 +119,18 @@ pc_status bb_identify_system(bb_conn *c, bb_system *out);
 /* pg_switch_wal() on a normal connection; *lsn is the position it returned. */
 pc_status bb_switch_wal(bb_conn *c, pc_lsn *lsn);
 
+/*
+ * Run one SQL statement on a normal connection, waiting interruptibly: tick
+ * (may be NULL) is called about once a second and a non-OK status from it
+ * stops the wait (the caller then closes the connection, which cancels the
+ * statement). cb (may be NULL) receives the rows of a statement returning
+ * rows; they are valid during the call. PC_E_PG naming `what` with the
+ * server's message when the statement fails.
+ */
+typedef pc_status (*bb_rows_cb)(void *ud, const bb_rows *rows);
+pc_status bb_query(bb_conn *c, const char *sql, const char *what, pc_status (*tick)(void *ud),
+                   bb_rows_cb cb, void *ud);
+
 /* ---- the COPY stream ---- */
 
 typedef struct bb_callbacks {

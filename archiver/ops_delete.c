@@ -353,6 +353,44 @@ static pc_status clean_wal(del *d, const ops_scan *s, const bool *gone)
     return st;
 }
 
+/* Marks every backup that builds, directly or through others, on a marked one. */
+static void mark_dependants(const ops_scan *s, bool *mark)
+{
+    for (bool more = true; more;) {
+        more = false;
+        for (size_t i = 0; i < s->n; i++) {
+            const char *parent = s->v[i].info_ok && !mark[i] ? ops_sb_parent(&s->v[i]) : NULL;
+            for (size_t j = 0; parent && j < s->n; j++) {
+                if (mark[j] && strcmp(s->v[j].id, parent) == 0) {
+                    mark[i] = more = true;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* A kept backup keeps the backups it builds on. */
+static void keep_ancestors(const ops_scan *s, bool *gone)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].keep == OPS_KEEP_NONE || !s->v[i].info_ok || is_pending(&s->v[i]))
+            continue;
+        gone[i] = false;
+        const char *parent = ops_sb_parent(&s->v[i]);
+        for (size_t hops = 0; parent && hops < s->n; hops++) {
+            size_t j = 0;
+            while (j < s->n && strcmp(s->v[j].id, parent) != 0)
+                j++;
+            if (j == s->n)
+                break;
+            if (gone[j] && !is_pending(&s->v[j]))
+                gone[j] = false;
+            parent = ops_sb_parent(&s->v[j]);
+        }
+    }
+}
+
 /* ---- choosing ---- */
 
 static pc_status pick_one(del *d, const ops_scan *s, bool *gone, bool *missing)
@@ -404,33 +442,48 @@ static pc_status pick_one(del *d, const ops_scan *s, bool *gone, bool *missing)
                     b->id);
         return PC_E_NOT_FOUND;
     }
+    /* the backups that build on it go with it (pgBackRest's expire does the same), unless one of
+     * them is kept */
+    bool *chain = pc_calloc(s->n + 1, sizeof *chain);
+    if (!chain)
+        return PC_E_INTERNAL;
+    chain[idx] = true;
+    mark_dependants(s, chain);
     for (size_t i = 0; i < s->n; i++) {
-        const ops_sb *c = &s->v[i];
-        if (c->info_ok && !is_pending(c) && ops_sb_parent(c) &&
-            strcmp(ops_sb_parent(c), b->id) == 0) {
-            pc_err(PC_E_NOT_FOUND,
-                   "backup %s of server %s is the parent of another backup: not "
-                   "deleted",
-                   b->id, d->server);
-            pc_err_detail("incremental backup %s needs it", c->id);
-            pc_err_hint("Delete the backups that depend on it first.");
-            return PC_E_NOT_FOUND;
-        }
+        if (i == idx || !chain[i] || s->v[i].keep == OPS_KEEP_NONE)
+            continue;
+        pc_err(PC_E_NOT_FOUND,
+               "backup %s of server %s is needed by the kept backup %s: not deleted", b->id,
+               d->server, s->v[i].id);
+        pc_err_detail("backup %s builds on it and has a keep annotation (%s)", s->v[i].id,
+                      ops_keep_name(s->v[i].keep));
+        pc_err_hint("Release it first with `pgcask backup-keep %s --release` if the chain "
+                    "really may go.",
+                    s->v[i].id);
+        free(chain);
+        return PC_E_NOT_FOUND;
     }
-    if (d->o->minimum_redundancy > 0 && b->info.status == CAT_BINFO_DONE) {
+    if (d->o->minimum_redundancy > 0 && b->info.status == CAT_BINFO_DONE && !ops_sb_parent(b)) {
         int64_t done = 0;
         for (size_t i = 0; i < s->n; i++)
-            done += s->v[i].info_ok && s->v[i].info.status == CAT_BINFO_DONE;
+            done += s->v[i].info_ok && s->v[i].info.status == CAT_BINFO_DONE &&
+                    !ops_sb_parent(&s->v[i]);
         if (done - 1 < d->o->minimum_redundancy) {
             pc_err(PC_E_NOT_FOUND,
                    "backup %s of server %s not deleted: minimum redundancy %" PRId64 " (%" PRId64
-                   " DONE backup%s)",
+                   " DONE full backup%s)",
                    b->id, d->server, d->o->minimum_redundancy, done, done == 1 ? "" : "s");
             pc_err_hint("Take a new backup first, or lower --minimum-redundancy.");
+            free(chain);
             return PC_E_NOT_FOUND;
         }
     }
-    gone[idx] = true;
+    for (size_t i = 0; i < s->n; i++) {
+        if (chain[i] && i != idx)
+            pc_info("backup %s depends on %s: deleted with it", s->v[i].id, b->id);
+        gone[i] = gone[i] || chain[i];
+    }
+    free(chain);
     return PC_OK;
 }
 
@@ -458,6 +511,11 @@ static pc_status pick_policy(del *d, const ops_scan *s, const ops_policy *p, boo
         pc_debug("retention: backup %s %s", v[k].id, ops_rp_status_name(status[k]));
         if (status[k] == OPS_RP_OBSOLETE)
             gone[map[k]] = true;
+    }
+    if (st == PC_OK) {
+        /* an obsolete full backup takes its chain along; a kept backup keeps its chain */
+        mark_dependants(s, gone);
+        keep_ancestors(s, gone);
     }
     free(v);
     free(status);

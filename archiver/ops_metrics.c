@@ -19,6 +19,7 @@ typedef struct mstate {
     int64_t last_done_end;  /* newest DONE backup's end */
     int64_t last_failed;    /* newest FAILED backup's end, or begin */
     uint64_t count[5];      /* by cat_backup_status */
+    int64_t last_by_type[4]; /* newest DONE end (µs) by cat_backup_type */
 } mstate;
 
 static pc_status on_backup(void *arg, const cat_backup *b)
@@ -31,6 +32,8 @@ static pc_status on_backup(void *arg, const cat_backup *b)
             m->first_done_end = b->end_time;
         if (b->end_time > m->last_done_end)
             m->last_done_end = b->end_time;
+        if ((unsigned)b->type < 4 && b->end_time > m->last_by_type[b->type])
+            m->last_by_type[b->type] = b->end_time;
     }
     if (b->status == CAT_STATUS_FAILED &&
         !(b->error && strcmp(b->error, OPS_DELETING_ERROR) == 0)) {
@@ -119,6 +122,20 @@ pc_status ops_metrics(arc_ctx *a, bool refresh, pc_buf *out)
     int64_t audit_problems = meta_int(c, OPS_META_AUDIT_PROBLEMS, &found);
     int64_t wal_sync = meta_int(c, "last_sync_at", &found);
     int64_t backup_sync = meta_int(c, OPS_META_BACKUP_SYNC, &found);
+    /* the scheduler's last run of each kind: status (1 ok, 0 failed, -1 never) and time */
+    static const char *const run_kinds[] = {"full", "diff", "incr", "retention"};
+    int64_t run_status[4], run_time[4];
+    for (int k = 0; k < 4; k++) {
+        cat_run r;
+        run_status[k] = -1;
+        run_time[k] = 0;
+        if (cat_run_last(c, run_kinds[k], &r) == PC_OK) {
+            run_status[k] = r.ended_at ? (r.status == PC_OK ? 1 : 0) : -1;
+            run_time[k] = r.ended_at ? r.ended_at : r.started_at;
+            cat_run_clear(&r);
+        }
+        pc_err_clear();
+    }
     cat_close(c);
 
     char lab[PC_SERVER_NAME_MAX + 32];
@@ -195,6 +212,34 @@ pc_status ops_metrics(arc_ctx *a, bool refresh, pc_buf *out)
             : gauge(out, "pgcask_catalog_backup_sync_time_seconds",
                     "When the catalog's backups were last read from the store (0: never).", lab,
                     secs(backup_sync));
+    static const struct {
+        cat_backup_type t;
+        const char *name;
+    } types[] = {{CAT_BACKUP_FULL, "full"}, {CAT_BACKUP_DIFF, "diff"}, {CAT_BACKUP_INCR, "incr"}};
+    if (st == PC_OK)
+        st = pc_buf_printf(out, "# HELP pgcask_last_backup_end_time_by_type_seconds End time of the "
+                                "newest DONE backup of each type, as a unix timestamp (0: none).\n"
+                                "# TYPE pgcask_last_backup_end_time_by_type_seconds gauge\n");
+    for (size_t i = 0; st == PC_OK && i < sizeof types / sizeof types[0]; i++)
+        st = pc_buf_printf(out,
+                           "pgcask_last_backup_end_time_by_type_seconds{server=\"%s\",type=\"%s\"} "
+                           "%" PRId64 "\n",
+                           arc_ctx_server(a), types[i].name, secs(m.last_by_type[types[i].t]));
+    if (st == PC_OK)
+        st = pc_buf_printf(out, "# HELP pgcask_last_run_status Outcome of the scheduler's last run "
+                                "of each kind: 1 ok, 0 failed, -1 never run or running.\n"
+                                "# TYPE pgcask_last_run_status gauge\n");
+    for (int k = 0; st == PC_OK && k < 4; k++)
+        st = pc_buf_printf(out, "pgcask_last_run_status{server=\"%s\",kind=\"%s\"} %" PRId64 "\n",
+                           arc_ctx_server(a), run_kinds[k], run_status[k]);
+    if (st == PC_OK)
+        st = pc_buf_printf(out, "# HELP pgcask_last_run_time_seconds When the scheduler's last run "
+                                "of each kind ended, as a unix timestamp (0: never).\n"
+                                "# TYPE pgcask_last_run_time_seconds gauge\n");
+    for (int k = 0; st == PC_OK && k < 4; k++)
+        st = pc_buf_printf(out,
+                           "pgcask_last_run_time_seconds{server=\"%s\",kind=\"%s\"} %" PRId64 "\n",
+                           arc_ctx_server(a), run_kinds[k], secs(run_time[k]));
     /* plugin-barman-cloud's gauges (internal/cnpgi/instance/metrics.go), without labels as there */
     st = st ? st
             : gauge(out, "barman_cloud_cloudnative_pg_io_first_recoverability_point",

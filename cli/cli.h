@@ -85,6 +85,8 @@ const cli_command *cli_commands(void);
 pc_status cmd_repo(cli_ctx *ctx);
 pc_status cmd_sidecar(cli_ctx *ctx);
 pc_status cmd_help(cli_ctx *ctx);
+pc_status cmd_scheduler(cli_ctx *ctx);
+pc_status cmd_runs(cli_ctx *ctx);
 pc_status cmd_wal_archive(cli_ctx *ctx);
 pc_status cmd_wal_restore(cli_ctx *ctx);
 pc_status cmd_check_wal_archive(cli_ctx *ctx);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "archiver/backup.h"
+#include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -172,6 +173,33 @@ static pc_status parse_opts(cli_ctx *ctx, bool barman, arc_backup_opts *o, char 
     o->name = cli_opt_str(ctx, "name");
     if (o->name && (st = arc_backup_check_name(o->name)) != PC_OK)
         return st;
+    o->type = CAT_BACKUP_FULL;
+    if (!barman) {
+        const char *type = cli_opt_str(ctx, "type");
+        cat_backup_type t = CAT_BACKUP_FULL;
+        if (type && (st = cat_backup_type_parse(type, &t)) != PC_OK) {
+            pc_err_clear();
+            pc_err(PC_E_USAGE, "invalid --type \"%s\"", type);
+            pc_err_hint("Use full, diff or incr.");
+            return PC_E_USAGE;
+        }
+        o->type = (int)t;
+        o->local = cli_opt_str(ctx, "local");
+        if (o->local && !*o->local)
+            return pc_err(PC_E_USAGE, "--local needs the data directory");
+        o->checksum_all = cli_opt_count(ctx, "checksum-all") > 0;
+        if (t != CAT_BACKUP_FULL && !o->local) {
+            pc_err(PC_E_USAGE, "--type %s needs --local PGDATA", type);
+            pc_err_hint("Differential and incremental backups read the data directory: run "
+                        "pgcask backup --local PGDATA on the database host (or in a container "
+                        "that mounts it).");
+            return PC_E_USAGE;
+        }
+        if (o->checksum_all && !o->local) {
+            pc_err(PC_E_USAGE, "--checksum-all needs --local PGDATA");
+            return PC_E_USAGE;
+        }
+    }
     o->fast_checkpoint = cli_opt_count(ctx, "immediate-checkpoint") > 0 ||
                          (!barman && pc_cfg_bool(ctx->cfg, "immediate-checkpoint"));
     o->create_bucket = barman;
@@ -264,6 +292,10 @@ static void report(const arc_backup_result *r)
     double mb = (double)r->size / 1e6;
     pc_log_field f[] = {
         PC_F_STR("backup_id", r->backup_id),
+        PC_F_STR("type", cat_backup_type_name((cat_backup_type)r->type)),
+        PC_F_STR("parent_id", r->parent_id),
+        PC_F_UINT("kept_files", r->kept_files),
+        PC_F_UINT("kept_bytes", r->kept_bytes),
         PC_F_UINT("bytes", r->size),
         PC_F_UINT("stored_bytes", r->stored_size),
         PC_F_UINT("files", r->files),
@@ -271,7 +303,8 @@ static void report(const arc_backup_result *r)
         PC_F_DBL("seconds", r->seconds),
         PC_F_DBL("mb_per_s", r->seconds > 0 ? mb / r->seconds : 0),
     };
-    pc_log_fields(PC_LOG_INFO, f, sizeof f / sizeof f[0], "backup %s done", r->backup_id);
+    pc_log_fields(PC_LOG_INFO, f, sizeof f / sizeof f[0], "%s backup %s done",
+                  cat_backup_type_name((cat_backup_type)r->type), r->backup_id);
 }
 
 pc_status cmd_backup(cli_ctx *ctx)

@@ -76,13 +76,24 @@ pc_status cmd_restore(cli_ctx *ctx)
     fill_target(ctx, &o.target);
     o.recovery_config = cli_opt_count(ctx, "recovery-config") > 0;
     o.standby = cli_opt_count(ctx, "standby") > 0;
+    o.delta = cli_opt_count(ctx, "delta") > 0;
     rst_result r;
     st = rst_restore(ctx->cfg, &o, &r);
     free(rules);
-    if (st == PC_OK)
+    if (st == PC_OK) {
         printf("restored backup %s into %s: %llu files, %.1f MiB in %.1f s%s\n", r.backup_id,
                o.dest, (unsigned long long)r.files, (double)r.restored_bytes / 1048576.0, r.seconds,
                r.verified ? ", verified against the manifest" : "");
+        if (r.chain > 1)
+            printf("%s backup: files taken from %llu backups\n", r.type,
+                   (unsigned long long)r.chain);
+        if (r.delta)
+            printf("delta: %llu files (%.1f MiB) kept, %llu entries removed; downloaded %llu "
+                   "bytes of the %llu a full restore downloads\n",
+                   (unsigned long long)r.kept_files, (double)r.kept_bytes / 1048576.0,
+                   (unsigned long long)r.removed, (unsigned long long)r.stored_bytes,
+                   (unsigned long long)r.full_bytes);
+    }
     return st;
 }
 

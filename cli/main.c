@@ -164,6 +164,18 @@ static const cli_opt barman_backup_opts[] = {
     {0},
 };
 
+static const cli_opt scheduler_opts[] = {
+    {"once", 0, CLI_NOARG, NULL, NULL, NULL, "run what is due (and what was missed), then exit"},
+    {"max-runs", 0, CLI_ARG, NULL, NULL, "N", "exit after N runs"},
+    {0},
+};
+
+static const cli_opt runs_opts[] = {
+    {"format", 0, CLI_ARG, NULL, NULL, "FMT", "console or json [default: console]"},
+    {"limit", 0, CLI_ARG, NULL, NULL, "N", "the newest N runs, 0 for all [default: 50]"},
+    {0},
+};
+
 static const cli_opt repo_opts[] = {
     {"output", 'o', CLI_ARG, NULL, NULL, "FILE",
      "get: write to FILE (atomically) instead of stdout"},
@@ -268,6 +280,12 @@ static const cli_command commands[] = {
      "Restore a backup (id, name, latest, oldest, last-failed or auto) into an empty directory, "
      "or with --delta into an existing one.",
      2, 2, false},
+    {"scheduler", cmd_scheduler, scheduler_opts, "[OPTIONS]",
+     "Run full/diff/incr backups on their cron schedules (full-schedule, diff-schedule, "
+     "incr-schedule), with retention after each.",
+     0, 0, false},
+    {"runs", cmd_runs, runs_opts, "[OPTIONS]", "List the scheduler's runs, newest first.", 0, 0,
+     false},
     {"repo", cmd_repo, repo_opts,
      "[OPTIONS] check | create | ls [PREFIX] | get KEY | put KEY FILE|- | rm KEY... | head KEY | "
      "uploads [PREFIX]",

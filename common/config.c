@@ -82,6 +82,21 @@ static const pc_cfg_desc settings[] = {
      "backup-delete never leaves fewer DONE backups than this"},
     {"retention-interval", PC_CFG_DURATION, "30m", NULL, 0,
      "sidecar: how often the primary's sidecar applies retention-policy"},
+    /* scheduler */
+    {"full-schedule", PC_CFG_STRING, NULL, NULL, 0,
+     "scheduler: cron expression (UTC) of full backups, e.g. \"0 2 * * *\" or @daily"},
+    {"diff-schedule", PC_CFG_STRING, NULL, NULL, 0,
+     "scheduler: cron expression (UTC) of differential backups (needs pgdata)"},
+    {"incr-schedule", PC_CFG_STRING, NULL, NULL, 0,
+     "scheduler: cron expression (UTC) of incremental backups (needs pgdata), e.g. @hourly"},
+    {"pgdata", PC_CFG_STRING, NULL, NULL, 0,
+     "scheduler: the data directory, for local-mode backups (diff and incr need it)"},
+    {"pg-host", PC_CFG_STRING, NULL, NULL, 0, "scheduler: PostgreSQL host or socket directory"},
+    {"pg-port", PC_CFG_STRING, NULL, NULL, 0, "scheduler: PostgreSQL port"},
+    {"pg-user", PC_CFG_STRING, NULL, NULL, 0, "scheduler: PostgreSQL user"},
+    {"pg-dbname", PC_CFG_STRING, NULL, NULL, 0, "scheduler: database name or conninfo"},
+    {"scheduler", PC_CFG_BOOL, "off", NULL, 0,
+     "sidecar: also run the backup scheduler, with the sidecar's own repo, server and schedules"},
     /* sidecar */
     {"objectstore-dir", PC_CFG_STRING, "/etc/pgcask/objectstores", NULL, 0,
      "sidecar: directory of <barmanObjectName>.conf files, one per object store"},
@@ -161,6 +176,35 @@ static void value_clear(cfg_value *v)
     free(v->list);
     v->list = NULL;
     v->nlist = 0;
+}
+
+pc_status pc_cfg_clone(const pc_cfg *src, pc_cfg **out)
+{
+    pc_cfg *c = pc_calloc(1, sizeof *c);
+    if (!c)
+        return PC_E_INTERNAL;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const cfg_value *from = &src->vals[i];
+        cfg_value *to = &c->vals[i];
+        to->src = from->src;
+        to->v = from->v;
+        if (from->text && !(to->text = pc_strdup(from->text)))
+            goto oom;
+        if (from->nlist) {
+            if (!(to->list = pc_calloc(from->nlist, sizeof *to->list)))
+                goto oom;
+            for (size_t j = 0; j < from->nlist; j++) {
+                if (!(to->list[j] = pc_strdup(from->list[j])))
+                    goto oom;
+                to->nlist++;
+            }
+        }
+    }
+    *out = c;
+    return PC_OK;
+oom:
+    pc_cfg_free(c);
+    return PC_E_INTERNAL;
 }
 
 void pc_cfg_free(pc_cfg *c)

@@ -54,6 +54,8 @@ typedef struct pc_cfg pc_cfg;
 
 pc_status pc_cfg_new(pc_cfg **out);
 void pc_cfg_free(pc_cfg *c);
+/* An independent copy (for a thread that may change settings of its own). */
+pc_status pc_cfg_clone(const pc_cfg *src, pc_cfg **out);
 
 /* The descriptor table (terminated by a NULL name) and lookup by name. */
 const pc_cfg_desc *pc_cfg_table(void);

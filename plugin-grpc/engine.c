@@ -26,6 +26,7 @@
 #include "archiver/archiver.h"
 #include "archiver/backup.h"
 #include "archiver/ops.h"
+#include "archiver/scheduler.h"
 #include "catalog/catalog.h"
 #include "catalog/store.h"
 #include "common/json.h"
@@ -236,9 +237,11 @@ static pc_status plugin_store(const sc_call *call, const sc_plugin_cfg *p, const
 }
 
 static void retention_end(void);
+static void sched_end(void);
 
 void sc_engine_shutdown(void)
 {
+    sched_end();
     retention_end();
     pthread_mutex_lock(&stores_mu);
     store *lists[2] = {stores, retired};
@@ -855,8 +858,73 @@ static void *retention_main(void *arg)
     return NULL;
 }
 
+/* ---- the scheduler mode ---- */
+
+static pthread_t sched_thread;
+static bool sched_running;
+static atomic_bool sched_stop;
+static pc_cfg *sched_cfg;
+static arc_ctx *sched_arc;
+
+static void *sched_main(void *arg)
+{
+    sch_opts o = {
+        .schedule = {pc_cfg_str(sched_cfg, "full-schedule"), pc_cfg_str(sched_cfg, "diff-schedule"),
+                     pc_cfg_str(sched_cfg, "incr-schedule")},
+        .stop = &sched_stop,
+        .job_ud = sched_cfg,
+        .retention = pc_cfg_str(sched_cfg, "retention-policy"),
+        .minimum_redundancy = pc_cfg_int(sched_cfg, "minimum-redundancy"),
+    };
+    if (sch_run(sched_arc, &o) != PC_OK)
+        pc_error_log("the backup scheduler stopped: %s", pc_err_get()->message);
+    return NULL;
+}
+
+/* The scheduler gets a configuration of its own: arc_backup may adjust it. */
+static pc_status sched_start(const pc_cfg *cfg)
+{
+    pc_status st = pc_cfg_clone(cfg, &sched_cfg);
+    if (st == PC_OK)
+        st = arc_ctx_new(sched_cfg, &sched_arc);
+    if (st == PC_OK) {
+        atomic_store(&sched_stop, false);
+        if (pthread_create(&sched_thread, NULL, sched_main, NULL) != 0)
+            st = pc_err(PC_E_INTERNAL, "could not start the scheduler thread");
+    }
+    if (st) {
+        pc_err_context("the backup scheduler");
+        arc_ctx_free(sched_arc);
+        pc_cfg_free(sched_cfg);
+        sched_arc = NULL;
+        sched_cfg = NULL;
+        return st;
+    }
+    sched_running = true;
+    pc_info("the backup scheduler runs in this sidecar (server %s)", arc_ctx_server(sched_arc));
+    return PC_OK;
+}
+
+static void sched_end(void)
+{
+    if (!sched_running)
+        return;
+    atomic_store(&sched_stop, true);
+    pthread_join(sched_thread, NULL);
+    arc_ctx_free(sched_arc);
+    pc_cfg_free(sched_cfg);
+    sched_arc = NULL;
+    sched_cfg = NULL;
+    sched_running = false;
+}
+
 pc_status sc_engine_start(const pc_cfg *cfg)
 {
+    if (pc_cfg_bool(cfg, "scheduler")) {
+        pc_status st = sched_start(cfg);
+        if (st)
+            return st;
+    }
     int64_t interval = pc_cfg_duration_ms(cfg, "retention-interval");
     if (interval <= 0)
         return PC_OK;

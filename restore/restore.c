@@ -142,7 +142,52 @@ static pc_status make_target(const char *dir)
     return st;
 }
 
+/*
+ * --delta: a missing or empty destination is an ordinary restore; anything
+ * else must be a data directory (PG_VERSION) whose server is stopped.
+ */
+static pc_status check_delta_dest(const char *dest, bool want, bool *delta)
+{
+    *delta = false;
+    if (!want)
+        return PC_OK;
+    bool empty = true;
+    pc_status st = pc_is_dir(dest) ? pc_dir_is_empty(dest, &empty) : PC_OK;
+    if (st || empty) {
+        if (st == PC_OK)
+            pc_info("--delta: \"%s\" is %s: restoring everything", dest,
+                    pc_path_exists(dest) ? "empty" : "missing");
+        return st;
+    }
+    char *ver = pc_path_join(dest, "PG_VERSION");
+    bool pg = ver && pc_path_exists(ver);
+    free(ver);
+    if (!pg) {
+        pc_err(PC_E_NOT_EMPTY, "--delta: \"%s\" is not empty and is not a PostgreSQL data "
+               "directory (it has no PG_VERSION)", dest);
+        pc_err_hint("A delta restore only rewrites a data directory; give an empty or new "
+                    "directory, or the data directory itself.");
+        return PC_E_NOT_EMPTY;
+    }
+    if ((st = rst_check_not_running(dest)) != PC_OK)
+        return st;
+    *delta = true;
+    return PC_OK;
+}
+
 /* ---- the plan ---- */
+
+/* An older backup of a chain, holding files of the one restored. */
+typedef struct holder {
+    char id[16];
+    size_t nfiles; /* files of the restored backup it holds */
+    uint64_t bytes;
+    cat_store_backup b;
+    rst_archive *listed; /* its stored archives */
+    size_t nlisted, alisted;
+    rst_archive *mf; /* its manifest's archive lines */
+    size_t nmf, amf;
+} holder;
 
 typedef struct plan {
     repo *r;
@@ -165,6 +210,13 @@ typedef struct plan {
     cat_mf_index *mf;
     rst_archive *mf_archives;
     size_t nmf_archives, amf_archives;
+    char type[8];       /* of the backup restored, from its manifest */
+    char parent_id[16]; /* "" for a full backup */
+    /* the older backups of its chain */
+    holder *holders;
+    size_t nholders;
+    uint64_t full_bytes; /* every archive a restore into an empty directory reads */
+    char **area_link;    /* per area: the location pg_tblspc/<oid> points to (--delta) */
 } plan;
 
 static void archive_free(rst_archive *a)
@@ -185,12 +237,24 @@ static void plan_free(plan *p)
     free(p->ts_oids);
     free(p->areas);
     free(p->area_ts);
+    free(p->area_link);
     for (size_t i = 0; i < p->narchives; i++)
         archive_free(&p->archives[i]);
     free(p->archives);
     for (size_t i = 0; i < p->nmf_archives; i++)
         archive_free(&p->mf_archives[i]);
     free(p->mf_archives);
+    for (size_t h = 0; h < p->nholders; h++) {
+        holder *x = &p->holders[h];
+        for (size_t i = 0; i < x->nlisted; i++)
+            archive_free(&x->listed[i]);
+        free(x->listed);
+        for (size_t i = 0; i < x->nmf; i++)
+            archive_free(&x->mf[i]);
+        free(x->mf);
+        cat_store_backup_free(&x->b);
+    }
+    free(p->holders);
     cat_mf_index_free(p->mf);
     free(p->dest);
 }
@@ -266,6 +330,7 @@ static pc_status on_object(const repo_entry *e, void *ud)
     a->codec = codec;
     a->size = e->size;
     a->area = area;
+    a->backup_id = p->b->id;
     if (!a->key || !a->name) {
         archive_free(a);
         return PC_E_INTERNAL;
@@ -282,6 +347,8 @@ static pc_status mf_header(void *ud, const cat_mf_header *h)
     if (!h->backup_id || strcmp(h->backup_id, p->b->id) != 0)
         return pc_err(PC_E_CORRUPT, "backup \"%s\": its manifest belongs to backup \"%s\"",
                       p->b->id, h->backup_id ? h->backup_id : "?");
+    snprintf(p->type, sizeof p->type, "%s", h->type);
+    snprintf(p->parent_id, sizeof p->parent_id, "%s", h->parent_id ? h->parent_id : "");
     return PC_OK;
 }
 
@@ -310,11 +377,23 @@ static pc_status mf_archive(void *ud, const cat_mf_archive *a)
 static pc_status mf_file(void *ud, const cat_mf_file *f)
 {
     plan *p = ud;
-    if (f->backup_id && strcmp(f->backup_id, p->b->id) != 0) {
-        pc_err(PC_E_USAGE, "backup \"%s\" takes file \"%s\" from backup \"%s\"", p->b->id, f->path,
-               f->backup_id);
-        pc_err_hint("This pgcask restores full backups only; restore a full backup.");
-        return PC_E_USAGE;
+    if (f->type == 'f' && strcmp(f->backup_id, p->b->id) != 0) {
+        holder *h = NULL;
+        for (size_t i = 0; i < p->nholders && !h; i++)
+            if (strcmp(p->holders[i].id, f->backup_id) == 0)
+                h = &p->holders[i];
+        if (!h) {
+            holder *nv = pc_realloc(p->holders, (p->nholders + 1) * sizeof *nv);
+            if (!nv)
+                return PC_E_INTERNAL;
+            p->holders = nv;
+            h = &p->holders[p->nholders++];
+            memset(h, 0, sizeof *h);
+            cat_binfo_init(&h->b.info);
+            snprintf(h->id, sizeof h->id, "%s", f->backup_id);
+        }
+        h->nfiles++;
+        h->bytes += f->size;
     }
     return cat_mf_index_add(p->mf, f);
 }
@@ -436,7 +515,9 @@ static pc_status plan_tablespaces(plan *p, rst_ts_rule *rules, size_t nrules)
     p->ts_oids = pc_calloc(n, sizeof *p->ts_oids);
     p->areas = pc_calloc(n + 1, sizeof *p->areas);
     p->area_ts = pc_calloc(n + 1, sizeof *p->area_ts);
-    if (!p->ts_location || !p->ts_oid_text || !p->ts_oids || !p->areas || !p->area_ts)
+    p->area_link = pc_calloc(n + 1, sizeof *p->area_link);
+    if (!p->ts_location || !p->ts_oid_text || !p->ts_oids || !p->areas || !p->area_ts ||
+        !p->area_link)
         return PC_E_INTERNAL;
     pc_status st = PC_OK;
     for (size_t i = 0; st == PC_OK && i < p->nts; i++) {
@@ -494,6 +575,7 @@ static pc_status plan_tablespaces(plan *p, rst_ts_rule *rules, size_t nrules)
     for (size_t i = 0; i < p->nts; i++) {
         p->areas[i + 1] = (rst_area){.root = p->ts_location[i], .pgdata = false};
         p->area_ts[i + 1] = p->ts_oid_text[i];
+        p->area_link[i + 1] = p->ts_location[i];
     }
     return st;
 }
@@ -552,13 +634,28 @@ static pc_status rewrite_ts_map(const plan *p, const pc_buf *orig)
     return st;
 }
 
-static pc_status finish_pgdata(const plan *p, const rst_unpack_result *u)
+/* --delta left pg_tblspc/<oid> in place when it already points at loc. */
+static bool link_is(const char *dir, const char *rel, const char *loc)
+{
+    char *path = pc_path_join(dir, rel);
+    char target[PATH_MAX];
+    ssize_t n = path ? readlink(path, target, sizeof target - 1) : -1;
+    free(path);
+    if (n <= 0)
+        return false;
+    target[n] = '\0';
+    return strcmp(target, loc) == 0;
+}
+
+static pc_status finish_pgdata(const plan *p, const rst_unpack_result *u, bool delta)
 {
     const cat_binfo *bi = &p->b->info;
     pc_status st = PC_OK;
     for (size_t i = 0; st == PC_OK && i < p->nts; i++) {
         char rel[32];
         snprintf(rel, sizeof rel, "pg_tblspc/%u", p->ts_oids[i]);
+        if (delta && link_is(p->dest, rel, p->ts_location[i]))
+            continue;
         st = rst_symlink_at(p->dest, rel, p->ts_location[i]);
     }
     if (st == PC_OK && u->has_ts_map)
@@ -625,6 +722,232 @@ static pc_status check_complete(const plan *p)
            first->tablespace ? " of tablespace " : "", first->tablespace ? first->tablespace : "");
     pc_err_hint("The backup is damaged; restore another one.");
     return PC_E_CORRUPT;
+}
+
+/* ---- the chain of a differential or incremental backup ---- */
+
+typedef struct holder_listing {
+    plan *p;
+    holder *h;
+    size_t prefix_len;
+} holder_listing;
+
+static pc_status on_holder_object(const repo_entry *e, void *ud)
+{
+    holder_listing *l = ud;
+    holder *h = l->h;
+    const char *name = e->key + l->prefix_len;
+    bool pgdata;
+    uint32_t oid;
+    cmp_codec codec;
+    if (e->is_prefix || strchr(name, '/') || !rst_archive_name_parse(name, &pgdata, &oid, &codec))
+        return PC_OK;
+    size_t area = SIZE_MAX;
+    if (!area_of(l->p, pgdata, oid, &area))
+        area = SIZE_MAX; /* a tablespace dropped since: fine unless a needed file is in it */
+    pc_status st = grow(&h->listed, h->nlisted, &h->alisted);
+    if (st)
+        return st;
+    rst_archive *a = &h->listed[h->nlisted];
+    memset(a, 0, sizeof *a);
+    a->key = pc_strdup(e->key);
+    a->name = pc_strdup(name);
+    a->codec = codec;
+    a->size = e->size;
+    a->area = area;
+    a->backup_id = h->id;
+    a->filtered = true;
+    if (!a->key || !a->name) {
+        archive_free(a);
+        return PC_E_INTERNAL;
+    }
+    h->nlisted++;
+    return PC_OK;
+}
+
+static pc_status holder_mf_header(void *ud, const cat_mf_header *hd)
+{
+    holder *h = ud;
+    if (strcmp(hd->backup_id, h->id) != 0)
+        return pc_err(PC_E_CORRUPT, "backup \"%s\": its manifest belongs to backup \"%s\"", h->id,
+                      hd->backup_id);
+    return PC_OK;
+}
+
+static pc_status holder_mf_archive(void *ud, const cat_mf_archive *a)
+{
+    holder *h = ud;
+    pc_status st = grow(&h->mf, h->nmf, &h->amf);
+    if (st)
+        return st;
+    rst_archive *x = &h->mf[h->nmf];
+    memset(x, 0, sizeof *x);
+    x->name = pc_strdup(a->name);
+    x->sha256 = pc_strdup(a->sha256);
+    x->key = a->tablespace ? pc_strdup(a->tablespace) : NULL;
+    x->size = a->size;
+    x->raw_size = a->raw_size;
+    if (!x->name || !x->sha256 || (a->tablespace && !x->key)) {
+        archive_free(x);
+        return PC_E_INTERNAL;
+    }
+    h->nmf++;
+    return PC_OK;
+}
+
+static pc_status load_holder(plan *p, holder *h)
+{
+    pc_status st = cat_store_backup_load(p->r, p->server, h->id, &h->b);
+    if (st == PC_E_NOT_FOUND) {
+        pc_err(PC_E_NOT_FOUND,
+               "backup \"%s\" (%s) needs backup \"%s\", which holds %zu of its files, and that "
+               "backup is not in the repository",
+               p->b->id, p->type, h->id, h->nfiles);
+        pc_err_hint("The chain of backup %s is broken (a backup it builds on was deleted): "
+                    "restore another backup whose chain is complete, or a full backup.",
+                    p->b->id);
+        return PC_E_NOT_FOUND;
+    }
+    if (st)
+        return st;
+    if (h->b.info.status != CAT_BINFO_DONE) {
+        pc_err(PC_E_NOT_FOUND,
+               "backup \"%s\" (%s) needs backup \"%s\", which holds %zu of its files, and that "
+               "backup has status %s",
+               p->b->id, p->type, h->id, h->nfiles, cat_binfo_status_name(h->b.info.status));
+        pc_err_hint("Restore another backup whose chain is complete, or a full backup.");
+        return PC_E_NOT_FOUND;
+    }
+    char *prefix = pc_layout_backup_prefix(p->server, h->id);
+    if (!prefix)
+        return PC_E_INTERNAL;
+    holder_listing l = {.p = p, .h = h, .prefix_len = strlen(prefix)};
+    st = repo_list(p->r, prefix, NULL, on_holder_object, &l);
+    free(prefix);
+    if (st)
+        return st;
+    static const cat_mf_handler mh = {.header = holder_mf_header, .archive = holder_mf_archive};
+    char *key = pc_layout_backup_key(p->server, h->id, CAT_MF_NAME);
+    if (!key)
+        return PC_E_INTERNAL;
+    pc_sink *s = NULL;
+    st = cat_mf_reader_new(&mh, h, &s);
+    st = st ? st : cmp_decompress_new(CMP_ZSTD, MANIFEST_MAX, s, &s);
+    st = st ? st : repo_get(p->r, key, 0, 0, s, NULL);
+    st = st ? st : pc_sink_finish(s);
+    pc_sink_free(s);
+    if (st)
+        pc_err_context("backup \"%s\" of the chain of \"%s\": reading \"%s\"", h->id, p->b->id,
+                       key);
+    free(key);
+    return st;
+}
+
+/* Add archive `name` of holder h to the plan (once): it holds files of the backup restored. */
+static pc_status need_archive(plan *p, holder *h, const char *name, const char *tablespace,
+                              const char *path)
+{
+    for (size_t i = 0; i < p->narchives; i++)
+        if (p->archives[i].backup_id == h->id && strcmp(p->archives[i].name, name) == 0)
+            return PC_OK;
+    rst_archive *got = NULL, *mf = NULL;
+    for (size_t i = 0; i < h->nlisted && !got; i++)
+        if (strcmp(h->listed[i].name, name) == 0)
+            got = &h->listed[i];
+    for (size_t i = 0; i < h->nmf && !mf; i++)
+        if (strcmp(h->mf[i].name, name) == 0)
+            mf = &h->mf[i];
+    if (!got || !mf) {
+        pc_err(PC_E_CORRUPT,
+               "backup \"%s\" takes \"%s\" from archive \"%s\" of backup \"%s\", which %s", p->b->id,
+               path, name, h->id, got ? "its manifest does not list" : "is missing");
+        pc_err_hint("The chain of backup %s is damaged; restore another backup.", p->b->id);
+        return PC_E_CORRUPT;
+    }
+    const char *ts = got->area == SIZE_MAX ? "?" : got->area ? p->ts_oid_text[got->area - 1] : NULL;
+    if (got->area == SIZE_MAX || (ts == NULL) != (tablespace == NULL) ||
+        (ts && strcmp(ts, tablespace) != 0) || (mf->key == NULL) != (tablespace == NULL) ||
+        (mf->key && strcmp(mf->key, tablespace) != 0))
+        return pc_err(PC_E_CORRUPT,
+                      "backup \"%s\": archive \"%s\" of backup \"%s\" is not in the tablespace "
+                      "of \"%s\"",
+                      p->b->id, name, h->id, path);
+    if (got->size != mf->size)
+        return pc_err(PC_E_CORRUPT,
+                      "backup \"%s\": archive \"%s\" has %llu bytes, its manifest says %llu",
+                      h->id, name, (unsigned long long)got->size, (unsigned long long)mf->size);
+    pc_status st = grow(&p->archives, p->narchives, &p->aarchives);
+    if (st)
+        return st;
+    rst_archive *a = &p->archives[p->narchives];
+    *a = *got;
+    a->key = pc_strdup(got->key);
+    a->name = pc_strdup(got->name);
+    a->sha256 = pc_strdup(mf->sha256);
+    a->raw_size = mf->raw_size;
+    if (!a->key || !a->name || !a->sha256) {
+        archive_free(a);
+        return PC_E_INTERNAL;
+    }
+    p->narchives++;
+    return PC_OK;
+}
+
+/* The older backups of the chain, and the archives of theirs that hold needed files. */
+static pc_status plan_chain(plan *p)
+{
+    if (p->nholders == 0)
+        return PC_OK;
+    if (strcmp(p->type, "full") == 0)
+        return pc_err(PC_E_CORRUPT, "backup \"%s\" is full but its manifest takes files from "
+                      "backup \"%s\"", p->b->id, p->holders[0].id);
+    pc_status st = PC_OK;
+    for (size_t i = 0; st == PC_OK && i < p->nholders; i++) {
+        st = load_holder(p, &p->holders[i]);
+        if (st == PC_OK)
+            pc_info("backup \"%s\" takes %zu files (%.1f MiB) from backup \"%s\"", p->b->id,
+                    p->holders[i].nfiles, (double)p->holders[i].bytes / 1048576.0,
+                    p->holders[i].id);
+    }
+    for (size_t i = 0; st == PC_OK && i < cat_mf_index_count(p->mf); i++) {
+        const cat_mf_file *f = cat_mf_index_at(p->mf, i);
+        if (f->type != 'f' || strcmp(f->backup_id, p->b->id) == 0)
+            continue;
+        holder *h = NULL;
+        for (size_t k = 0; k < p->nholders && !h; k++)
+            if (strcmp(p->holders[k].id, f->backup_id) == 0)
+                h = &p->holders[k];
+        st = h ? need_archive(p, h, f->archive, f->tablespace, f->path) : PC_E_INTERNAL;
+    }
+    return st;
+}
+
+/* --delta: only the archives holding files still missing are read. */
+static void drop_unneeded(plan *p)
+{
+    bool *need = pc_calloc(p->narchives ? p->narchives : 1, sizeof *need);
+    if (!need)
+        return; /* read them all: slower, not wrong */
+    for (size_t i = 0; i < cat_mf_index_count(p->mf); i++) {
+        const cat_mf_file *f = cat_mf_index_at(p->mf, i);
+        if (f->type != 'f' || cat_mf_index_marked(p->mf, f))
+            continue;
+        for (size_t k = 0; k < p->narchives; k++)
+            if (!need[k] && strcmp(p->archives[k].backup_id, f->backup_id) == 0 &&
+                strcmp(p->archives[k].name, f->archive) == 0)
+                need[k] = true;
+    }
+    size_t o = 0;
+    for (size_t k = 0; k < p->narchives; k++) {
+        if (need[k]) {
+            p->archives[k].filtered = true;
+            p->archives[o++] = p->archives[k];
+        } else {
+            archive_free(&p->archives[k]);
+        }
+    }
+    p->narchives = o;
+    free(need);
 }
 
 /* ---- choosing the backup ---- */
@@ -789,7 +1112,9 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
     }
     st = st ? st : rst_abs_path(o->dest, &p.dest);
     /* barman checks the destination before anything else, so do we */
-    st = st ? st : check_empty(p.dest, "destination");
+    bool delta = false;
+    st = st ? st : check_delta_dest(p.dest, o->delta, &delta);
+    st = st ? st : (delta ? PC_OK : check_empty(p.dest, "destination"));
     st = st ? st : repo_open_cfg(cfg, &p.r);
     st = st ? st : choose(p.r, server, o, &cat, &single, &p.b);
     if (st == PC_OK && p.b->info.status != CAT_BINFO_DONE) {
@@ -819,7 +1144,7 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
         snprintf(res.backup_id, sizeof res.backup_id, "%s", p.b->id);
     }
     st = st ? st : plan_tablespaces(&p, rules, o->ntablespaces);
-    for (size_t i = 0; st == PC_OK && i < p.nts; i++) {
+    for (size_t i = 0; st == PC_OK && !delta && i < p.nts; i++) {
         char what[300];
         snprintf(what, sizeof what, "location of tablespace \"%s\"", p.b->info.tablespaces[i].name);
         st = check_empty(p.ts_location[i], what);
@@ -829,17 +1154,52 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
     if (st == PC_OK && p.has_manifest) {
         st = load_manifest(&p);
         st = st ? st : match_manifest(&p);
+        st = st ? st : plan_chain(&p);
+    } else if (st == PC_OK && delta) {
+        pc_err(PC_E_USAGE, "backup \"%s\" has no %s (written by barman-cloud): --delta needs one "
+               "to compare the files", p.b->id, CAT_MF_NAME);
+        pc_err_hint("Restore it into an empty directory, without --delta.");
+        st = PC_E_USAGE;
     } else if (st == PC_OK) {
         pc_info("backup \"%s\" has no %s (written by barman-cloud): files are restored without "
                 "verification",
                 p.b->id, CAT_MF_NAME);
     }
+    for (size_t i = 0; st == PC_OK && i < p.narchives; i++)
+        p.full_bytes += p.archives[i].size;
+    res.full_bytes = p.full_bytes;
+    res.chain = 1 + p.nholders;
+    res.delta = delta;
+    snprintf(res.type, sizeof res.type, "%s", p.type);
     /* from here on the destinations change: a failure leaves a partial restore */
     if (st == PC_OK) {
         touched = true;
         st = make_target(p.dest);
         for (size_t i = 0; st == PC_OK && i < p.nts; i++)
             st = make_target(p.ts_location[i]);
+    }
+    rst_delta_opts dop = {
+        .areas = p.areas,
+        .nareas = p.nts + 1,
+        .area_ts = p.area_ts,
+        .ts_link = (const char *const *)p.area_link,
+        .manifest = p.mf,
+        .jobs = o->jobs,
+    };
+    if (st == PC_OK && delta) {
+        rst_delta_result dr;
+        st = rst_delta_clean(&dop, &dr);
+        st = st ? st : rst_delta_dirs(&dop);
+        if (st == PC_OK) {
+            drop_unneeded(&p);
+            res.kept_files = dr.kept_files;
+            res.kept_bytes = dr.kept_bytes;
+            res.removed = dr.removed;
+            pc_info("delta: %llu files (%.1f MiB) are as in the backup and stay, %llu entries "
+                    "removed; reading %zu of the archives",
+                    (unsigned long long)dr.kept_files, (double)dr.kept_bytes / 1048576.0,
+                    (unsigned long long)dr.removed, p.narchives);
+        }
     }
     if (st == PC_OK) {
         rst_unpack_opts uo = {
@@ -858,9 +1218,11 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
         res.restored_bytes = ur.restored_bytes;
         res.stored_bytes = ur.stored_bytes;
     }
+    if (st == PC_OK && delta)
+        st = rst_delta_links(&dop);
     if (st == PC_OK && p.has_manifest)
         st = check_complete(&p);
-    st = st ? st : finish_pgdata(&p, &ur);
+    st = st ? st : finish_pgdata(&p, &ur, delta);
     if (st == PC_OK && o->recovery_config) {
         pc_buf cmd, lines;
         pc_buf_init(&cmd, PC_BUF_NOCAP);
@@ -904,6 +1266,15 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
                 (double)res.restored_bytes / 1048576.0, (unsigned long long)res.archives,
                 (double)res.stored_bytes / 1048576.0, res.seconds,
                 res.verified ? ", every file verified" : "");
+        if (delta)
+            pc_info("delta restore downloaded %.1f MiB; a restore into an empty directory "
+                    "downloads %.1f MiB",
+                    (double)res.stored_bytes / 1048576.0, (double)res.full_bytes / 1048576.0);
+    } else if (touched && delta) {
+        pc_err_detail("The delta restore is incomplete: \"%s\"%s holds a partial copy (without "
+                      "global/pg_control, so PostgreSQL will not start it). Run the --delta "
+                      "restore again.",
+                      p.dest, p.nts ? " (and the tablespace locations)" : "");
     } else if (touched) {
         pc_err_detail("The restore is incomplete: \"%s\"%s holds a partial copy. Remove it "
                       "before restoring again.",

@@ -2,8 +2,9 @@
 #define PGCASK_RESTORE_RESTORE_H
 
 /*
- * restore: bring a base backup back into an empty directory, ready for
- * point-in-time recovery (docs/restore.md).
+ * restore: bring a base backup back into an empty directory (or, with
+ * delta, an existing one), ready for point-in-time recovery
+ * (docs/restore.md).
  *
  * - The backup is chosen by id, by name, by barman's shortcuts (latest,
  *   last, oldest, first, last-failed) or with "auto": the newest DONE backup
@@ -16,6 +17,10 @@
  *   destination and the tablespace locations (PC_E_CORRUPT naming the member).
  * - With a pgcask.manifest every file is checked (size, SHA-256, nothing
  *   missing, nothing extra); barman-written backups have none.
+ * - A differential or incremental backup is restored from its chain: each
+ *   file comes from the backup holding it (its manifest says which), and
+ *   only the archives holding needed files are downloaded. A backup of the
+ *   chain missing from the repository is PC_E_NOT_FOUND naming it.
  * - Everything restored is durable (synced) before PC_OK is returned. On
  *   failure the partial restore is left in place and the error says so.
  */
@@ -49,6 +54,14 @@ typedef struct rst_opts {
     /* write restore_command, the target and recovery.signal / standby.signal */
     bool recovery_config;
     bool standby;
+    /*
+     * Restore into an existing data directory (docs/restore.md "Delta
+     * restore"): files whose size and SHA-256 are the backup's stay, the
+     * others are rewritten, what the backup does not have is removed. Needs
+     * a pgcask.manifest and a stopped server. A missing or empty destination
+     * is restored as without it.
+     */
+    bool delta;
 } rst_opts;
 
 typedef struct rst_result {
@@ -59,6 +72,13 @@ typedef struct rst_result {
     uint64_t restored_bytes; /* bytes of those files */
     bool verified;           /* every file was checked against pgcask.manifest */
     double seconds;
+    char type[8];            /* "full", "diff", "incr"; "" without a manifest */
+    uint64_t chain;          /* backups whose archives were read (1 for a full backup) */
+    uint64_t full_bytes;     /* what a restore into an empty directory downloads */
+    bool delta;              /* restored with --delta into an existing directory */
+    uint64_t kept_files;     /* --delta: files left as they were */
+    uint64_t kept_bytes;
+    uint64_t removed;        /* --delta: entries removed (not in the backup, or different) */
 } rst_result;
 
 /*

@@ -109,9 +109,23 @@ typedef struct rst_archive {
     size_t area;       /* index into the areas */
     char *sha256;      /* hex of the stored bytes (from the manifest), or NULL */
     uint64_t raw_size; /* tar bytes (from the manifest), 0 when unknown */
+    /*
+     * The backup the archive belongs to (borrowed; NULL for a backup without
+     * a manifest). A filtered archive gives only the files the manifest takes
+     * from it (backup and archive name equal, not yet marked): the older
+     * backups of a chain, and every archive of a delta restore. Everything
+     * else in it is read (its digest is checked) and skipped.
+     */
+    const char *backup_id;
+    bool filtered;
 } rst_archive;
 
-/* Parse an object name of a backup folder; false when it is not an archive. */
+/*
+ * Parse an object name of a backup folder ("data.tar.gz", "data_0001.tar",
+ * "16385.tar.zst", and a differential or incremental backup's
+ * "data-incr.tar.zst", "16385-diff_0001.tar.zst"); false when it is not an
+ * archive.
+ */
 bool rst_archive_name_parse(const char *name, bool *pgdata, uint32_t *oid, cmp_codec *codec);
 
 typedef struct rst_unpack_opts {
@@ -147,5 +161,42 @@ pc_status rst_symlink_at(const char *root, const char *rel, const char *target);
 
 /* Make every file system holding these directories durable (syncfs once per device). */
 pc_status rst_sync_dirs(const char *const *dirs, size_t n);
+
+/* ==== Delta restore (rst_delta.c) ==== */
+
+typedef struct rst_delta_opts {
+    const rst_area *areas;      /* 0 is PGDATA, i > 0 the tablespace of area_ts[i] */
+    size_t nareas;
+    const char *const *area_ts; /* the manifest's tablespace of each area (NULL for 0) */
+    const char *const *ts_link; /* per area i > 0: what pg_tblspc/<oid> must point to */
+    cat_mf_index *manifest;
+    int jobs; /* files hashed at once */
+} rst_delta_opts;
+
+typedef struct rst_delta_result {
+    uint64_t kept_files, kept_bytes; /* size and SHA-256 as in the backup: left alone */
+    uint64_t removed;                /* entries the backup does not have, or that differ */
+    uint64_t hashed_bytes;           /* read to compare */
+} rst_delta_result;
+
+/*
+ * Make the existing directories match the manifest before the unpack, as
+ * pgBackRest's delta restore does: global/pg_control goes first (a cluster
+ * left half restored cannot start); everything the manifest does not list
+ * is removed (symbolic links are never followed; in a tablespace location
+ * only the directories the manifest lists are cleaned); a regular file of
+ * the manifest's size whose SHA-256 is the manifest's is kept and marked in
+ * the manifest, any other entry removed; directories get the manifest's
+ * mode and are marked; symbolic links are removed (rst_delta_links makes
+ * them again), except pg_wal and the tablespace links pointing where they
+ * must. Files are hashed `jobs` at a time.
+ */
+pc_status rst_delta_clean(const rst_delta_opts *o, rst_delta_result *res);
+/* Create the directories of the manifest that are not marked (and mark them). */
+pc_status rst_delta_dirs(const rst_delta_opts *o);
+/* After the unpack: the symbolic links of the manifest that are not marked. */
+pc_status rst_delta_links(const rst_delta_opts *o);
+/* PGDATA holds a postmaster.pid whose process is alive: PC_E_BUSY naming it. */
+pc_status rst_check_not_running(const char *pgdata);
 
 #endif

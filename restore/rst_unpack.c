@@ -91,6 +91,10 @@ bool rst_archive_name_parse(const char *name, bool *pgdata, uint32_t *oid, cmp_c
             if (name[i] < '0' || name[i] > '9')
                 return false;
     }
+    /* the archives of a differential or incremental backup: "data-incr", "16385-diff" */
+    if (part > 5 && (memcmp(name + part - 5, "-incr", 5) == 0 ||
+                     memcmp(name + part - 5, "-diff", 5) == 0))
+        part -= 5;
     if (part == 4 && memcmp(name, "data", 4) == 0) {
         *pgdata = true;
         *oid = 0;
@@ -394,6 +398,11 @@ static pc_status mf_check(job *j, const pc_tar_entry *e, const char *norm, rst_a
         st = pc_err(PC_E_CORRUPT,
                     "archive \"%s\": member \"%s\" has type '%c', the manifest says '%c'",
                     j->a->name, norm, mf_type(act), f->type);
+    } else if (f->type == 'f' && j->a->backup_id && f->backup_id &&
+               strcmp(f->backup_id, j->a->backup_id) != 0) {
+        st = pc_err(PC_E_CORRUPT,
+                    "archive \"%s\": file \"%s\" is one the manifest takes from backup \"%s\"",
+                    j->a->name, norm, f->backup_id);
     } else if (f->type == 'f' && f->size != e->size) {
         st = pc_err(PC_E_CORRUPT,
                     "archive \"%s\": file \"%s\" has %llu bytes, the manifest says %llu",
@@ -414,6 +423,41 @@ static pc_status mf_check(job *j, const pc_tar_entry *e, const char *norm, rst_a
 
 /* ---- the tar handler ---- */
 
+/*
+ * A filtered archive (an older backup of a chain, any archive of a delta
+ * restore): the member is wanted when the manifest takes that file from this
+ * very archive and it is not there yet; *mf is then its entry (marked).
+ */
+static pc_status mf_wanted(job *j, const pc_tar_entry *e, const char *norm, rst_action act,
+                           const cat_mf_file **mf)
+{
+    *mf = NULL;
+    if (act != RST_ACT_FILE && act != RST_ACT_TS_MAP)
+        return PC_OK; /* directories and links come from the backup itself or the manifest */
+    unpack *u = j->u;
+    cat_mf_index *ix = u->o->manifest;
+    pc_status st = PC_OK;
+    pthread_mutex_lock(&u->mu);
+    const cat_mf_file *f = cat_mf_index_find(ix, j->ts, norm);
+    if (f && f->type == 'f' && f->backup_id && f->archive && j->a->backup_id &&
+        strcmp(f->backup_id, j->a->backup_id) == 0 && strcmp(f->archive, j->a->name) == 0 &&
+        !cat_mf_index_marked(ix, f)) {
+        if (f->size != e->size) {
+            st = pc_err(PC_E_CORRUPT,
+                        "archive \"%s\" of backup \"%s\": file \"%s\" has %llu bytes, the "
+                        "manifest says %llu",
+                        j->a->name, j->a->backup_id, norm, (unsigned long long)e->size,
+                        (unsigned long long)f->size);
+            pc_err_hint("The backup is damaged or was altered; restore another one.");
+        } else {
+            cat_mf_index_mark(ix, f);
+            *mf = f;
+        }
+    }
+    pthread_mutex_unlock(&u->mu);
+    return st;
+}
+
 static pc_status on_entry(void *ud, const pc_tar_entry *e, pc_sink **content)
 {
     job *j = ud;
@@ -424,8 +468,14 @@ static pc_status on_entry(void *ud, const pc_tar_entry *e, pc_sink **content)
     if (st)
         return st;
     const cat_mf_file *mf = NULL;
-    if (u->o->manifest && (st = mf_check(j, e, norm, act, &mf)) != PC_OK)
+    if (j->a->filtered) {
+        if (!u->o->manifest)
+            return pc_err(PC_E_INTERNAL, "a filtered archive without a manifest");
+        if ((st = mf_wanted(j, e, norm, act, &mf)) != PC_OK || !mf)
+            return st; /* not wanted: its content is read past */
+    } else if (u->o->manifest && (st = mf_check(j, e, norm, act, &mf)) != PC_OK) {
         return st;
+    }
     switch (act) {
     case RST_ACT_ROOT:
     case RST_ACT_TS_LINK:

@@ -184,12 +184,13 @@ take_backup() { # args... (sets ID)
 
 pc_is_id() { [[ "$1" =~ ^[0-9]{8}T[0-9]{6}$ ]]; }
 
-catalog_status() { # id -> the status number in the catalog of this repository
-    local tag
-    tag=$(printf '%s\n%s' "$REPO" "$SERVER" | sha256sum | cut -c1-16)
-    /usr/bin/python3 -c 'import sqlite3, sys
-for (s,) in sqlite3.connect(sys.argv[1]).execute("select status from backup where id = ?", (sys.argv[2],)):
-    print(s)' "$PGCASK_STATE_DIR/catalog/$SERVER-$tag.db" "$1"
+catalog_status() { # id -> the status number in this server's catalogs (one per repository)
+    /usr/bin/python3 -c 'import glob, sqlite3, sys
+for db in sorted(glob.glob(sys.argv[1])):
+    for (s,) in sqlite3.connect("file:%s?mode=ro" % db, uri=True).execute(
+            "select status from backup where id = ?", (sys.argv[2],)):
+        print(s)
+        sys.exit(0)' "$PGCASK_STATE_DIR/catalog/$SERVER-*.db" "$1"
 }
 
 # Wait until an upload of the running backup is under way.

@@ -345,11 +345,21 @@ static void test_incremental(void **state)
 {
     fx *f = *state;
     write_manifest(f, "20260111T000000", "incr", "20260101T000000");
+    /* a kept incremental holds its parent */
+    assert_int_equal(ops_keep_set(f->a, "20260111T000000", OPS_KEEP_FULL), PC_OK);
     ops_delete_opts o = {.backup = "20260101T000000"};
     assert_int_equal(ops_backup_delete(f->a, &o, NULL, NULL), PC_E_NOT_FOUND);
-    assert_non_null(strstr(pc_err_get()->message, "is the parent of another backup"));
-    assert_non_null(strstr(pc_err_get()->detail, "20260111T000000"));
+    assert_non_null(strstr(pc_err_get()->message, "needed by the kept backup 20260111T000000"));
     pc_err_clear();
+    assert_true(exists(f, "pg1/base/20260101T000000/backup.info"));
+    /* ... and under a policy too: REDUNDANCY 1 would drop day 0, but its kept child keeps it */
+    o = (ops_delete_opts){.policy = "REDUNDANCY 1"};
+    ops_delete_result r;
+    assert_int_equal(ops_backup_delete(f->a, &o, NULL, &r), PC_OK);
+    assert_int_equal(r.backups, 0);
+    assert_true(exists(f, "pg1/base/20260101T000000/backup.info"));
+    assert_true(exists(f, "pg1/base/20260111T000000/backup.info"));
+    assert_int_equal(ops_keep_release(f->a, "20260111T000000"), PC_OK);
     /* the catalog learns the type and the parent */
     arc_sync_result wr;
     assert_int_equal(arc_catalog_sync_wal(f->a, &wr), PC_OK);
@@ -377,12 +387,28 @@ static void test_incremental(void **state)
     ops_audit_free(au);
     /* REDUNDANCY 1 counts full backups only: 20260101 goes, and its child with it */
     o = (ops_delete_opts){.policy = "REDUNDANCY 1"};
-    ops_delete_result r;
     assert_int_equal(ops_backup_delete(f->a, &o, NULL, &r), PC_OK);
     assert_int_equal(r.backups, 2);
     assert_false(exists(f, "pg1/base/20260101T000000/backup.info"));
     assert_false(exists(f, "pg1/base/20260111T000000/backup.info"));
     assert_true(exists(f, "pg1/base/20260121T000000/backup.info"));
+}
+
+/* Deleting a full backup by id deletes the chain built on it (children first). */
+static void test_delete_chain(void **state)
+{
+    fx *f = *state;
+    write_manifest(f, "20260111T000000", "incr", "20260101T000000");
+    write_manifest(f, "20260121T000000", "diff", "20260111T000000");
+    ops_delete_opts o = {.backup = "20260101T000000"};
+    ops_delete_result r;
+    assert_int_equal(ops_backup_delete(f->a, &o, NULL, &r), PC_OK);
+    assert_int_equal(r.backups, 3);
+    assert_false(exists(f, "pg1/base/20260101T000000/backup.info"));
+    assert_false(exists(f, "pg1/base/20260111T000000/backup.info"));
+    assert_false(exists(f, "pg1/base/20260121T000000/backup.info"));
+    /* the FAILED backup of day 15 builds on nothing: it stays */
+    assert_true(exists(f, "pg1/base/20260116T000000/backup.info"));
 }
 
 static ops_audit *audit(fx *f, bool *ok, char **text);
@@ -522,6 +548,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_and_redundancy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timelines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
     };

@@ -704,6 +704,301 @@ static void test_many_parts(void **state)
             assert_dest_file(names[p][f], bodies[p][f]);
 }
 
+/* ---- chains: differential and incremental backups ---- */
+
+#define F_ID "20260301T100000"
+#define I_ID "20260301T110000"
+
+/* One file of a chain backup's manifest: where its bytes are. */
+typedef struct cfile {
+    const char *ts; /* NULL: PGDATA */
+    const char *path;
+    const char *data;
+    const char *backup, *archive;
+} cfile;
+
+typedef struct carch {
+    const char *name, *ts;
+    const member *m;
+} carch;
+
+static void put_obj(const char *id, const char *file, const void *data, size_t len)
+{
+    char *key = pc_asprintf("pg1/base/%s/%s", id, file);
+    assert_int_equal(repo_put(W.r, key, data, len, NULL), PC_OK);
+    free(key);
+}
+
+static void chain_backup(const char *id, const char *type, const char *parent, const carch *arch,
+                         size_t narch, const member *dirs, const cfile *files, size_t nfiles)
+{
+    char *info = pc_asprintf("backup_label='START WAL LOCATION: 0/2000028'\n"
+                             "begin_wal=000000010000000000000002\n"
+                             "end_time=2026-03-01 12:01:00+00:00\n"
+                             "end_xlog=0/2000100\n"
+                             "status=DONE\n"
+                             "tablespaces=[('ts1', 16385, '/nonexistent/original/ts1')]\n"
+                             "timeline=1\n"
+                             "version=150004\n");
+    put_obj(id, "backup.info", info, strlen(info));
+    free(info);
+    pc_buf mf;
+    pc_buf_init(&mf, PC_BUF_NOCAP);
+    pc_sink *s;
+    assert_int_equal(pc_sink_mem_new(&mf, &s), PC_OK);
+    assert_int_equal(cmp_compress_new(CMP_ZSTD, CMP_LEVEL_DEFAULT, 1, s, &s), PC_OK);
+    cat_mf_header h = {.backup_id = id, .type = type, .parent_id = parent, .server = "pg1",
+                       .system_id = "42", .pg_version = 150004, .timeline = 1,
+                       .compression = "zstd", .created_at = 1772366400000000};
+    cat_mfw *w;
+    assert_int_equal(cat_mfw_new(s, &h, &w), PC_OK);
+    for (size_t i = 0; i < narch; i++) {
+        pc_buf raw, z;
+        tar_of(arch[i].m, CMP_NONE, &raw);
+        tar_of(arch[i].m, CMP_ZSTD, &z);
+        char hex[65];
+        sha_hex(z.data, z.len, hex);
+        cat_mf_archive a = {.name = arch[i].name, .tablespace = arch[i].ts, .size = z.len,
+                            .raw_size = raw.len, .sha256 = hex};
+        assert_int_equal(cat_mfw_archive(w, &a), PC_OK);
+        put_obj(id, arch[i].name, z.data, z.len);
+        pc_buf_free(&raw);
+        pc_buf_free(&z);
+    }
+    for (const member *d = dirs; d->name; d++) {
+        cat_mf_file f = {.path = d->name, .tablespace = d->data, .type = 'd', .mode = 0700,
+                         .mtime = 1700000000, .backup_id = id};
+        assert_int_equal(cat_mfw_file(w, &f), PC_OK);
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        char hex[65];
+        sha_hex(files[i].data, strlen(files[i].data), hex);
+        cat_mf_file f = {.path = files[i].path, .tablespace = files[i].ts, .type = 'f',
+                         .size = strlen(files[i].data), .mtime = 1700000000, .mode = 0600,
+                         .sha256 = hex, .backup_id = files[i].backup, .archive = files[i].archive};
+        assert_int_equal(cat_mfw_file(w, &f), PC_OK);
+    }
+    assert_int_equal(cat_mfw_finish(w), PC_OK);
+    cat_mfw_free(w);
+    put_obj(id, CAT_MF_NAME, mf.data, mf.len);
+    pc_buf_free(&mf);
+}
+
+/* directories of the manifests: name, and the tablespace in the data field */
+static const member chain_dirs[] = {
+    {'d', "base", NULL}, {'d', "base/1", NULL}, {'d', "global", NULL},
+    {'d', "PG_15_202209061", "16385"}, {'d', "PG_15_202209061/5", "16385"}, END,
+};
+
+/* F: a full backup. I: an incremental on F that changed 1259, added 3000, dropped 9999. */
+static void chain(void)
+{
+    static const member f_data[] = {
+        {'d', "base", NULL}, {'d', "base/1", NULL}, {'d', "global", NULL},
+        {'f', "base/1/1259", "pg_class v1"}, {'f', "base/1/2608", "pg_depend"},
+        {'f', "base/1/9999", "dropped later"}, {'f', "PG_VERSION", "15\n"},
+        {'f', "global/pg_control", "control F"}, {'f', "backup_label", "label F"}, END,
+    };
+    static const member f_ts[] = {
+        {'d', "PG_15_202209061", NULL}, {'d', "PG_15_202209061/5", NULL},
+        {'f', "PG_15_202209061/5/16386", "in the tablespace"}, END,
+    };
+    const carch fa[] = {{"data.tar.zst", NULL, f_data}, {"16385.tar.zst", "16385", f_ts}};
+    const cfile ff[] = {
+        {NULL, "base/1/1259", "pg_class v1", F_ID, "data.tar.zst"},
+        {NULL, "base/1/2608", "pg_depend", F_ID, "data.tar.zst"},
+        {NULL, "base/1/9999", "dropped later", F_ID, "data.tar.zst"},
+        {NULL, "PG_VERSION", "15\n", F_ID, "data.tar.zst"},
+        {NULL, "global/pg_control", "control F", F_ID, "data.tar.zst"},
+        {NULL, "backup_label", "label F", F_ID, "data.tar.zst"},
+        {"16385", "PG_15_202209061/5/16386", "in the tablespace", F_ID, "16385.tar.zst"},
+    };
+    chain_backup(F_ID, "full", NULL, fa, 2, chain_dirs, ff, sizeof ff / sizeof ff[0]);
+
+    static const member i_data[] = {
+        {'d', "base", NULL}, {'d', "base/1", NULL}, {'d', "global", NULL},
+        {'f', "base/1/1259", "pg_class v2, longer"}, {'f', "base/1/3000", "new table"},
+        {'f', "global/pg_control", "control I"}, {'f', "backup_label", "label I"}, END,
+    };
+    static const member i_ts[] = {
+        {'d', "PG_15_202209061", NULL}, {'d', "PG_15_202209061/5", NULL}, END,
+    };
+    const carch ia[] = {{"data-incr.tar.zst", NULL, i_data}, {"16385-incr.tar.zst", "16385", i_ts}};
+    const cfile fi[] = {
+        {NULL, "base/1/1259", "pg_class v2, longer", I_ID, "data-incr.tar.zst"},
+        {NULL, "base/1/3000", "new table", I_ID, "data-incr.tar.zst"},
+        {NULL, "base/1/2608", "pg_depend", F_ID, "data.tar.zst"},
+        {NULL, "PG_VERSION", "15\n", F_ID, "data.tar.zst"},
+        {NULL, "global/pg_control", "control I", I_ID, "data-incr.tar.zst"},
+        {NULL, "backup_label", "label I", I_ID, "data-incr.tar.zst"},
+        {"16385", "PG_15_202209061/5/16386", "in the tablespace", F_ID, "16385.tar.zst"},
+    };
+    chain_backup(I_ID, "incr", F_ID, ia, 2, chain_dirs, fi, sizeof fi / sizeof fi[0]);
+}
+
+static pc_status restore_opts(const char *backup, bool delta, rst_result *res)
+{
+    char *rule = pc_asprintf("ts1:%s", W.ts);
+    const char *rules[] = {rule};
+    rst_opts o = {.backup = backup, .dest = W.dest, .jobs = 3, .tablespaces = rules,
+                  .ntablespaces = 1, .delta = delta};
+    pc_err_clear();
+    pc_status st = rst_restore(W.cfg, &o, res);
+    free(rule);
+    return st;
+}
+
+static void check_incr_files(void)
+{
+    assert_dest_file("base/1/1259", "pg_class v2, longer");
+    assert_dest_file("base/1/3000", "new table");
+    assert_dest_file("base/1/2608", "pg_depend");
+    assert_dest_file("PG_VERSION", "15\n");
+    assert_dest_file("global/pg_control", "control I");
+    assert_dest_file("backup_label", "label I");
+    char *gone = dest_file("base/1/9999");
+    assert_null(gone);
+    char *ts = pc_path_join(W.ts, "PG_15_202209061/5/16386");
+    char *c = tu_read(ts, NULL);
+    assert_non_null(c);
+    assert_string_equal(c, "in the tablespace");
+    free(c);
+    free(ts);
+}
+
+static void test_chain(void **state)
+{
+    chain();
+    rst_result res;
+    if (restore_opts(I_ID, false, &res) != PC_OK)
+        fail_msg("%s", pc_err_get()->message);
+    check_incr_files();
+    assert_true(res.verified);
+    assert_int_equal(res.chain, 2);
+    assert_string_equal(res.type, "incr");
+    assert_int_equal(res.archives, 4); /* both of I, and both of F */
+    assert_int_equal(res.files, 7);
+    assert_int_equal(res.stored_bytes, res.full_bytes);
+
+    /* the full backup alone still restores as it was */
+    fresh(state);
+    chain();
+    if (restore_opts(F_ID, false, &res) != PC_OK)
+        fail_msg("%s", pc_err_get()->message);
+    assert_dest_file("base/1/1259", "pg_class v1");
+    assert_dest_file("base/1/9999", "dropped later");
+    assert_int_equal(res.chain, 1);
+
+    /* F is gone: the incremental is refused, naming it, before anything is written */
+    fresh(state);
+    chain();
+    char *p = pc_asprintf("%s/repo/pg1/base/%s", W.dir, F_ID);
+    assert_int_equal(pc_remove_tree(p), PC_OK);
+    free(p);
+    assert_int_equal(restore_opts(I_ID, false, &res), PC_E_NOT_FOUND);
+    tu_assert_err(PC_E_NOT_FOUND, "backup \"" I_ID "\" (incr) needs backup \"" F_ID "\", which "
+                                  "holds 3 of its files, and that backup is not in the "
+                                  "repository");
+    assert_false(pc_path_exists(W.dest));
+
+    /* an archive of F that I needs is gone */
+    fresh(state);
+    chain();
+    p = pc_asprintf("%s/repo/pg1/base/%s/16385.tar.zst", W.dir, F_ID);
+    assert_int_equal(unlink(p), 0);
+    free(p);
+    assert_int_equal(restore_opts(I_ID, false, &res), PC_E_CORRUPT);
+    tu_assert_err(PC_E_CORRUPT, "backup \"" I_ID "\" takes \"PG_15_202209061/5/16386\" from "
+                                "archive \"16385.tar.zst\" of backup \"" F_ID "\", which is "
+                                "missing");
+}
+
+static void test_delta(void **state)
+{
+    chain();
+    rst_result res;
+    if (restore_opts(I_ID, false, &res) != PC_OK)
+        fail_msg("%s", pc_err_get()->message);
+    /* damage: a changed file, a removed one, strays, a link, a missing tablespace file */
+    char *p = pc_path_join(W.dest, "base/1/2608");
+    tu_write(p, "pg_depenD");
+    free(p);
+    p = pc_path_join(W.dest, "base/1/3000");
+    assert_int_equal(unlink(p), 0);
+    free(p);
+    p = pc_path_join(W.dest, "stray");
+    tu_write(p, "not in the backup");
+    free(p);
+    p = pc_path_join(W.dest, "base/77/deep");
+    assert_int_equal(pc_mkdirs(p, 0700), PC_OK);
+    free(p);
+    p = pc_path_join(W.dest, "base/1/link");
+    assert_int_equal(symlink("/etc", p), 0);
+    free(p);
+    p = pc_path_join(W.ts, "PG_15_202209061/5/16386");
+    assert_int_equal(unlink(p), 0);
+    free(p);
+    p = pc_path_join(W.ts, "not-ours");
+    tu_write(p, "left alone");
+    free(p);
+
+    /* a live postmaster: refused */
+    p = pc_path_join(W.dest, "postmaster.pid");
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    tu_write(p, pid);
+    assert_int_equal(restore_opts(I_ID, true, &res), PC_E_BUSY);
+    assert_non_null(strstr(pc_err_get()->message, "PostgreSQL is running in"));
+    tu_write(p, "2147483646\n"); /* gone */
+    free(p);
+    /* without --delta the directory must be empty */
+    assert_int_equal(restore_opts(I_ID, false, &res), PC_E_NOT_EMPTY);
+
+    if (restore_opts(I_ID, true, &res) != PC_OK)
+        fail_msg("%s", pc_err_get()->message);
+    check_incr_files();
+    assert_true(res.delta);
+    assert_true(res.verified);
+    assert_int_equal(res.kept_files, 3); /* 1259, PG_VERSION, backup_label */
+    assert_int_equal(res.files, 4);      /* 2608, 3000, 16386 and pg_control */
+    assert_true(res.stored_bytes < res.full_bytes);
+    assert_null(dest_file("stray"));
+    assert_null(dest_file("postmaster.pid"));
+    p = pc_path_join(W.dest, "base/77");
+    assert_false(pc_path_exists(p));
+    free(p);
+    p = pc_path_join(W.dest, "base/1/link");
+    assert_false(pc_path_exists(p));
+    free(p);
+    p = pc_path_join(W.ts, "not-ours");
+    assert_true(pc_path_exists(p));
+    free(p);
+
+    /* again: nothing to do but pg_control (always rewritten) */
+    if (restore_opts(I_ID, true, &res) != PC_OK)
+        fail_msg("%s", pc_err_get()->message);
+    check_incr_files();
+    assert_int_equal(res.files, 1);
+    assert_int_equal(res.kept_files, 6);
+
+    /* not a data directory */
+    p = pc_path_join(W.dest, "PG_VERSION");
+    assert_int_equal(unlink(p), 0);
+    free(p);
+    assert_int_equal(restore_opts(I_ID, true, &res), PC_E_NOT_EMPTY);
+    assert_non_null(strstr(pc_err_get()->message, "is not a PostgreSQL data directory"));
+
+    /* a backup without a manifest cannot be compared */
+    fresh(state);
+    barman_backup(".gz");
+    p = pc_path_join(W.dest, "PG_VERSION");
+    assert_int_equal(pc_mkdirs(W.dest, 0700), PC_OK);
+    tu_write(p, "15\n");
+    free(p);
+    assert_int_equal(restore_opts(ID, true, &res), PC_E_USAGE);
+    assert_non_null(strstr(pc_err_get()->message, "--delta needs one"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -715,6 +1010,8 @@ int main(void)
         cmocka_unit_test_setup(test_manifest, fresh),
         cmocka_unit_test_setup(test_tablespace_map_and_recovery, fresh),
         cmocka_unit_test_setup(test_many_parts, fresh),
+        cmocka_unit_test_setup(test_chain, fresh),
+        cmocka_unit_test_setup(test_delta, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
