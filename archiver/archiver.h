@@ -6,7 +6,7 @@
  * catalog rebuild from a listing. Used by the CLI (one call per process)
  * and by the sidecar (many calls, several threads, one context).
  *
- * Guarantees (docs/wal-archiving.md):
+ * Guarantees (docs/wal.md):
  * - arc_wal_archive returns PC_OK only after the store confirmed the
  *   object of the requested file (or the file is already stored with the
  *   same content); the catalog records a file only after that.

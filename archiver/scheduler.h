@@ -37,6 +37,7 @@ const char *sch_kind_name(sch_kind k); /* "full" "diff" "incr" */
 /* What runs a job; the real one is sch_backup_job. */
 typedef struct sch_job_result {
     char backup_id[16];
+    char backup_type[8]; /* the type of the backup made: an incr with no full becomes "full" */
     uint64_t bytes;
 } sch_job_result;
 typedef pc_status (*sch_job_fn)(void *ud, sch_kind kind, sch_job_result *res);

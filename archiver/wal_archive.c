@@ -1,6 +1,6 @@
 /*
  * wal-archive: archive_command. See archiver.h for the guarantees and
- * docs/wal-archiving.md for the design.
+ * docs/wal.md for the design.
  *
  * One call: claim the requested file in the catalog (or find it already
  * there), add up to max-parallel - 1 other .ready files, then compress and

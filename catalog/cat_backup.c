@@ -384,7 +384,8 @@ void cat_run_clear(cat_run *r)
     memset(r, 0, sizeof *r);
 }
 
-#define RUN_COLS "id, kind, scheduled_at, started_at, ended_at, status, bytes, backup_id, error"
+#define RUN_COLS                                                                                   \
+    "id, kind, scheduled_at, started_at, ended_at, status, bytes, backup_id, error, backup_type"
 
 static void run_row(sqlite3_stmt *st, cat_run *r)
 {
@@ -398,6 +399,7 @@ static void run_row(sqlite3_stmt *st, cat_run *r)
     r->bytes = cat_col_u64(st, 6);
     r->backup_id = cat_col_text(st, 7);
     r->error = cat_col_text(st, 8);
+    r->backup_type = cat_col_text(st, 9);
 }
 
 pc_status cat_run_begin(cat *c, const char *kind, int64_t scheduled_at, int64_t *id)
@@ -430,7 +432,7 @@ pc_status cat_run_begin(cat *c, const char *kind, int64_t scheduled_at, int64_t 
 }
 
 pc_status cat_run_end(cat *c, int64_t id, pc_status status, uint64_t bytes, const char *backup_id,
-                      const char *error)
+                      const char *backup_type, const char *error)
 {
     pc_status s = cat_tx_enter(c);
     if (s)
@@ -438,7 +440,7 @@ pc_status cat_run_end(cat *c, int64_t id, pc_status status, uint64_t bytes, cons
     sqlite3_stmt *st = NULL;
     s = cat_stmt(c, CAT_S_RUN_END,
                  "UPDATE run SET ended_at = ?2, status = ?3, bytes = ?4, backup_id = ?5, "
-                 "error = ?6 WHERE id = ?1",
+                 "error = ?6, backup_type = ?7 WHERE id = ?1",
                  &st);
     if (!s) {
         sqlite3_bind_int64(st, 1, id);
@@ -447,6 +449,7 @@ pc_status cat_run_end(cat *c, int64_t id, pc_status status, uint64_t bytes, cons
         sqlite3_bind_int64(st, 4, cat_u2i(bytes));
         cat_bind_text(st, 5, backup_id);
         cat_bind_text(st, 6, error);
+        cat_bind_text(st, 7, backup_type);
         int rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
             s = cat_sql_err(c, rc, "recording the end of run %lld", (long long)id);
@@ -493,7 +496,7 @@ pc_status cat_run_last(cat *c, const char *kind, cat_run *out)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         run_row(st, out);
-        const char **const f[] = {&out->kind, &out->backup_id, &out->error};
+        const char **const f[] = {&out->kind, &out->backup_id, &out->error, &out->backup_type};
         s = cat_own_strings(f, sizeof f / sizeof f[0], &out->mem);
         if (s)
             memset(out, 0, sizeof *out);

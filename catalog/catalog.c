@@ -97,6 +97,8 @@ static const char *const migrations[] = {
     "  error TEXT"
     ");"
     "CREATE INDEX run_kind ON run(kind, id);",
+    /* 2: the type of the backup a run made (an incr run with nothing to build on makes a full) */
+    "ALTER TABLE run ADD COLUMN backup_type TEXT;",
 };
 
 #define CAT_NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

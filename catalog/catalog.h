@@ -256,9 +256,10 @@ typedef struct cat_run {
     int64_t ended_at; /* 0 while running */
     pc_status status; /* meaningful once ended */
     uint64_t bytes;
-    const char *backup_id; /* NULL when none */
-    const char *error;     /* NULL when none */
-    void *mem;             /* string storage of a record filled by a get; else NULL */
+    const char *backup_id;   /* NULL when none */
+    const char *error;       /* NULL when none */
+    const char *backup_type; /* "full", "diff", "incr" of the backup made; NULL when none */
+    void *mem;               /* string storage of a record filled by a get; else NULL */
 } cat_run;
 
 void cat_run_clear(cat_run *r);
@@ -267,9 +268,10 @@ typedef pc_status (*cat_run_cb)(void *arg, const cat_run *r);
 
 /* Record the start of a run (started_at = now); *id identifies it for cat_run_end. */
 pc_status cat_run_begin(cat *c, const char *kind, int64_t scheduled_at, int64_t *id);
-/* Record the end (ended_at = now); backup_id and error may be NULL. PC_E_NOT_FOUND: unknown id. */
+/* Record the end (ended_at = now); backup_id, backup_type and error may be NULL.
+ * PC_E_NOT_FOUND: unknown id. */
 pc_status cat_run_end(cat *c, int64_t id, pc_status status, uint64_t bytes, const char *backup_id,
-                      const char *error);
+                      const char *backup_type, const char *error);
 /* Newest first; limit 0 lists every run. */
 pc_status cat_run_list(cat *c, size_t limit, cat_run_cb cb, void *arg);
 /* The most recently started run of a kind; PC_E_NOT_FOUND when none. */

@@ -85,6 +85,8 @@ static pc_status on_run(void *arg, const cat_run *r)
     fmt_time(r->started_at, start, sizeof start);
     fmt_time(r->ended_at, end, sizeof end);
     const char *status = r->ended_at ? pc_status_name(r->status) : "running";
+    /* the type of the backup the run made: an incr run with nothing to build on makes a full */
+    const char *btype = r->backup_type;
     if (o->w) {
         pc_jw_obj_begin(o->w);
         pc_jw_kint(o->w, "id", r->id);
@@ -95,14 +97,15 @@ static pc_status on_run(void *arg, const cat_run *r)
         pc_jw_kstr(o->w, "status", status);
         pc_jw_kuint(o->w, "bytes", r->bytes);
         pc_jw_kstr(o->w, "backup_id", r->backup_id);
+        pc_jw_kstr(o->w, "backup_type", btype);
         pc_jw_kstr(o->w, "error", r->error);
         pc_jw_obj_end(o->w);
         return o->w->st;
     }
-    return pc_buf_printf(o->text, "%-6lld %-9s %-20s %-20s %-20s %-11s %12llu %-15s %s\n",
+    return pc_buf_printf(o->text, "%-6lld %-9s %-20s %-20s %-20s %-11s %12llu %-15s %-5s %s\n",
                          (long long)r->id, r->kind, sched, start, end, status,
                          (unsigned long long)r->bytes, r->backup_id ? r->backup_id : "-",
-                         r->error ? r->error : "");
+                         btype ? btype : "-", r->error ? r->error : "");
 }
 
 pc_status cmd_runs(cli_ctx *ctx)
@@ -138,8 +141,9 @@ pc_status cmd_runs(cli_ctx *ctx)
             pc_jw_key(&w, "runs");
             pc_jw_arr_begin(&w);
         } else {
-            pc_buf_printf(&out, "%-6s %-9s %-20s %-20s %-20s %-11s %12s %-15s %s\n", "ID", "KIND",
-                          "SCHEDULED", "STARTED", "ENDED", "STATUS", "BYTES", "BACKUP", "ERROR");
+            pc_buf_printf(&out, "%-6s %-9s %-20s %-20s %-20s %-11s %12s %-15s %-5s %s\n", "ID",
+                          "KIND", "SCHEDULED", "STARTED", "ENDED", "STATUS", "BYTES", "BACKUP",
+                          "TYPE", "ERROR");
         }
         st = cat_run_list(c, (size_t)limit, on_run, &ro);
         if (json && st == PC_OK) {

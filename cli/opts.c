@@ -344,6 +344,10 @@ pc_status cli_parse(const cli_command *cmd, int argc, char **argv, cli_ctx *ctx,
             goto out;
         }
         const char *lvl = pc_cfg_str(ctx->cfg, "log-level");
+        /* the long-running services log their events (each run, each call) by default */
+        bool service = strcmp(cmd->name, "scheduler") == 0;
+        if (service && !pc_cfg_isset(ctx->cfg, "log-level"))
+            lvl = "info";
         pc_log_level l = parse_level(lvl ? lvl : "warning", &ok);
         if (!ok) {
             st = pc_err(PC_E_USAGE, "invalid log level \"%s\"", lvl);

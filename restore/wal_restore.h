@@ -4,7 +4,7 @@
 /*
  * wal-restore: restore_command, with prefetch into a spool directory.
  * Used by the CLI (one call per process) and the sidecar (many calls,
- * several threads, one context). docs/wal-restore.md has the design.
+ * several threads, one context). docs/wal.md has the design.
  *
  * - PC_E_NOT_FOUND only when the store answered that the file is not there
  *   (for a .history file that is the normal end of PostgreSQL's timeline

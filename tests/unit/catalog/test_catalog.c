@@ -182,8 +182,8 @@ static void test_open_migrate_reopen(void **state)
     expect_ok(cat_meta_set(c, "server", "pg1"));
     cat_close(c);
 
-    assert_int_equal(cat_schema_version(), 1);
-    assert_int_equal(raw_int(path, "SELECT version FROM schema_version WHERE id = 1"), 1);
+    assert_int_equal(cat_schema_version(), 2);
+    assert_int_equal(raw_int(path, "SELECT version FROM schema_version WHERE id = 1"), 2);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), 1);
     char mode[16];
     raw_text(path, "PRAGMA journal_mode", mode, sizeof mode);
@@ -197,7 +197,7 @@ static void test_open_migrate_reopen(void **state)
         free(v);
         cat_close(c);
     }
-    assert_int_equal(raw_int(path, "SELECT version FROM schema_version WHERE id = 1"), 1);
+    assert_int_equal(raw_int(path, "SELECT version FROM schema_version WHERE id = 1"), 2);
     cat_close(NULL);
     free(path);
 }
@@ -1236,9 +1236,9 @@ static void test_runs(void **state)
     expect_ok(cat_run_begin(c, "retention", 0, &id2));
     assert_true(id1 > 0);
     assert_true(id2 > id1);
-    expect_ok(cat_run_end(c, id1, PC_OK, 1000, "20260101T000000", NULL));
-    expect_ok(cat_run_end(c, id2, PC_E_CONNECT, 0, NULL, "store unreachable"));
-    expect_err(cat_run_end(c, id2 + 100, PC_OK, 0, NULL, NULL), PC_E_NOT_FOUND, "run");
+    expect_ok(cat_run_end(c, id1, PC_OK, 1000, "20260101T000000", "full", NULL));
+    expect_ok(cat_run_end(c, id2, PC_E_CONNECT, 0, NULL, NULL, "store unreachable"));
+    expect_err(cat_run_end(c, id2 + 100, PC_OK, 0, NULL, NULL, NULL), PC_E_NOT_FOUND, "run");
 
     cat_run r;
     expect_ok(cat_run_last(c, "full", &r));
@@ -1250,6 +1250,7 @@ static void test_runs(void **state)
     assert_int_equal(r.status, PC_OK);
     assert_int_equal(r.bytes, 1000);
     assert_string_equal(r.backup_id, "20260101T000000");
+    assert_string_equal(r.backup_type, "full");
     assert_null(r.error);
     cat_run_clear(&r);
     expect_ok(cat_run_last(c, "retention", &r));

@@ -47,6 +47,7 @@ static pc_status f_job(void *ud, sch_kind kind, sch_job_result *res)
     f->now += f->job_takes;
     snprintf(res->backup_id, sizeof res->backup_id, "20260101T%06u", (unsigned)f->nruns % 1000000u);
     res->bytes = 1000u * (unsigned)f->nruns;
+    snprintf(res->backup_type, sizeof res->backup_type, "%s", kind == SCH_FULL ? "full" : "incr");
     if (f->nruns == f->fail_at)
         return pc_err(PC_E_PG, "could not connect to PostgreSQL");
     return PC_OK;
@@ -153,6 +154,7 @@ static void test_missed_runs_once(void **state)
     assert_int_equal(r.status, PC_OK);
     assert_int_equal(r.bytes, 2000);
     assert_string_equal(r.backup_id, "20260101T000002");
+    assert_string_equal(r.backup_type, "incr");
     cat_run_clear(&r);
     int n = 0;
     assert_int_equal(cat_run_list(c, 0, count_run, &n), PC_OK);
