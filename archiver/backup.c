@@ -174,6 +174,16 @@ pc_status arc_backup_check_name(const char *name)
 /* ==== the run ==== */
 
 static volatile sig_atomic_t got_signal;
+/* arc_backup_opts.stop of the running backup (one backup per process at a time) */
+static const atomic_bool *_Atomic stop_flag;
+
+static bool stopping(void)
+{
+    const atomic_bool *f = atomic_load(&stop_flag);
+    if (f && atomic_load(f) && !got_signal)
+        got_signal = SIGTERM;
+    return got_signal != 0;
+}
 
 static void on_signal(int sig)
 {
@@ -237,6 +247,7 @@ static void signals_on(bk *b)
     sa.sa_handler = on_signal; /* no SA_RESTART: a poll() returns at once */
     sigemptyset(&sa.sa_mask);
     got_signal = 0;
+    atomic_store(&stop_flag, b->o->stop);
     sigaction(SIGINT, &sa, &b->old_int);
     sigaction(SIGTERM, &sa, &b->old_term);
     b->signals = true;
@@ -244,6 +255,7 @@ static void signals_on(bk *b)
 
 static void signals_off(bk *b)
 {
+    atomic_store(&stop_flag, NULL);
     if (!b->signals)
         return;
     sigaction(SIGINT, &b->old_int, NULL);
@@ -607,7 +619,8 @@ static pc_status cb_manifest(void *ud, const void *data, size_t len)
 
 static pc_status cb_tick(void *ud)
 {
-    return got_signal ? interrupted() : PC_OK;
+    (void)ud;
+    return stopping() ? interrupted() : PC_OK;
 }
 
 static pc_status stream(bk *b)
@@ -811,11 +824,11 @@ static pc_status scan_dir_entry(const repo_entry *e, void *ud)
 static pc_status nap(int64_t ms)
 {
     for (int64_t t = 0; t < ms; t += 50) {
-        if (got_signal)
+        if (stopping())
             return interrupted();
         pc_sleep_ms(ms - t < 50 ? ms - t : 50);
     }
-    return got_signal ? interrupted() : PC_OK;
+    return stopping() ? interrupted() : PC_OK;
 }
 
 /*

@@ -23,6 +23,7 @@
  * and a killed one has no backup.info at all.
  */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/config.h"
@@ -50,6 +51,12 @@ typedef struct arc_backup_opts {
     const char *local;
     int type;          /* cat_backup_type: full, diff or incr (diff and incr need local) */
     bool checksum_all; /* diff/incr: compare every file's content, not size and mtime */
+    /*
+     * Set from another thread to interrupt the backup as SIGINT/SIGTERM do
+     * (the sidecar blocks signals and stops its scheduler through this).
+     * May be NULL.
+     */
+    const atomic_bool *stop;
 } arc_backup_opts;
 
 typedef struct arc_backup_result {

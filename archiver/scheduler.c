@@ -87,7 +87,7 @@ static int64_t latest_fire(const pc_cron *c, int64_t after, int64_t now)
 
 /* ---- the real job ---- */
 
-pc_status sch_backup_job(void *ud, sch_kind kind, sch_job_result *res)
+pc_status sch_backup_job(void *ud, sch_kind kind, const atomic_bool *stop, sch_job_result *res)
 {
     pc_cfg *cfg = ud;
     arc_backup_opts o = {
@@ -100,6 +100,7 @@ pc_status sch_backup_job(void *ud, sch_kind kind, sch_job_result *res)
         .max_archive_size = DEFAULT_MAX_SIZE,
         .wal_timeout_ms = DEFAULT_WAL_WAIT,
         .create_bucket = true,
+        .stop = stop,
         .local = pc_cfg_str(cfg, "pgdata"),
         .type = kind == SCH_FULL ? CAT_BACKUP_FULL : kind == SCH_DIFF ? CAT_BACKUP_DIFF
                                                                       : CAT_BACKUP_INCR,
@@ -268,7 +269,7 @@ pc_status sch_run(arc_ctx *a, const sch_opts *o)
             memset(&res, 0, sizeof res);
             int64_t t0 = pc_now_mono_us();
             pc_err_clear();
-            pc_status jst = job(o->job_ud, (sch_kind)run, &res);
+            pc_status jst = job(o->job_ud, (sch_kind)run, o->stop, &res);
             double secs = (double)(pc_now_mono_us() - t0) / 1e6;
             pc_error jerr;
             pc_err_save(&jerr);

@@ -40,7 +40,9 @@ typedef struct sch_job_result {
     char backup_type[8]; /* the type of the backup made: an incr with no full becomes "full" */
     uint64_t bytes;
 } sch_job_result;
-typedef pc_status (*sch_job_fn)(void *ud, sch_kind kind, sch_job_result *res);
+/* stop: sch_opts.stop, which a long job should watch (may be NULL). */
+typedef pc_status (*sch_job_fn)(void *ud, sch_kind kind, const atomic_bool *stop,
+                                sch_job_result *res);
 
 /* Time, injectable for tests: both in epoch microseconds. */
 typedef struct sch_clock {
@@ -75,6 +77,6 @@ pc_status sch_run(arc_ctx *a, const sch_opts *o);
  * set: local mode, which diff and incr need). ud is the settings (pc_cfg *,
  * which arc_backup may adjust).
  */
-pc_status sch_backup_job(void *ud, sch_kind kind, sch_job_result *res);
+pc_status sch_backup_job(void *ud, sch_kind kind, const atomic_bool *stop, sch_job_result *res);
 
 #endif

@@ -228,7 +228,39 @@ done
 [ "$ids" = "$BID2" ] || fail "retention left backups \"$ids\", expected only $BID2"
 grep -q "retention \"REDUNDANCY 1\" on server $SRV: 1 backups" "$SC_LOG" ||
     fail "the sidecar did not log the retention run: $(grep retention "$SC_LOG" | tail -3)"
-"$PGS" stop "$P"
 sc_stop
 log "the retention loop deleted $BID and kept $BID2"
+
+# ---- 6. the scheduler mode ----
+log "scheduler = on: the sidecar takes full backups on its own schedule (time 20x faster)"
+cat >>"$TEST_TMP/sidecar.conf" <<EOF
+scheduler = on
+repo = $BURL
+endpoint-url = $S3_ENDPOINT
+server = $SRV
+full-schedule = * * * * *
+immediate-checkpoint = on
+retention-policy = REDUNDANCY 1
+EOF
+SC_ENV=(PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGCASK_SCHEDULER_TIME_SCALE=20)
+sc_start
+ok_runs() {
+    PGCASK_STATE_DIR=$SC_STATE pgcask runs --repo "$BURL" --endpoint-url "$S3_ENDPOINT" --server "$SRV" \
+        --format json 2>/dev/null | "$PY" -c 'import json,sys
+print(sum(r["kind"] == "full" and r["status"] == "ok" for r in json.load(sys.stdin)["runs"]))' ||
+        echo 0
+}
+for _ in $(seq 300); do
+    [ "$(ok_runs)" -ge 2 ] && break
+    sleep 0.2
+done
+[ "$(ok_runs)" -ge 2 ] || fail "the sidecar's scheduler made no two backups: $(grep -i 'backup\|schedul' "$SC_LOG" | tail -5)"
+grep -q "the backup scheduler runs in this sidecar (server $SRV)" "$SC_LOG" || fail "no scheduler line in the log"
+sc_stop
+names=$(pgcask backup-list "${RA[@]}" --server "$SRV" --refresh --format json |
+    "$PY" -c 'import json,sys; print(" ".join(b["backup_name"] or "" for b in json.load(sys.stdin)["backups_list"]))')
+[[ "$names" == scheduled-full-* ]] && [[ "$names" != *" "* ]] ||
+    fail "after the scheduler's retention (REDUNDANCY 1): backups \"$names\""
+"$PGS" stop "$P"
+log "two scheduled backups, retention after each, SIGTERM: clean exit"
 log "ok"

@@ -38,8 +38,9 @@ static void f_sleep(void *ud, int64_t until, const atomic_bool *stop)
         f->now = until;
 }
 
-static pc_status f_job(void *ud, sch_kind kind, sch_job_result *res)
+static pc_status f_job(void *ud, sch_kind kind, const atomic_bool *stop, sch_job_result *res)
 {
+    (void)stop;
     fake *f = ud;
     f->kinds[f->nruns] = kind;
     f->at[f->nruns] = f->now;
