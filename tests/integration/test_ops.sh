@@ -409,7 +409,7 @@ SOLO=$TEST_TMP/repo-solo
 cp -a "$TEST_TMP/repo" "$SOLO"
 rm -rf "$SOLO/$SERVER/base/$F1" "$SOLO/$SERVER/base/$F2"
 expect_exit 1 pgcask backup-delete --repo "file://$SOLO" --server "$SERVER" -b "$F3" -m 1
-expect_stderr_contains "backup $F3 of server $SERVER not deleted: minimum redundancy 1 (1 DONE backup)"
+expect_stderr_contains "backup $F3 of server $SERVER not deleted: minimum redundancy 1 (1 DONE full backup)"
 expect_error_hint
 [ -f "$SOLO/$SERVER/base/$F3/backup.info" ] || fail "minimum redundancy: backup.info deleted"
 [ "$(listing)" = "$before" ] || fail "bad input changed the repository"
