@@ -289,6 +289,8 @@ pc_status sch_run(arc_ctx *a, const sch_opts *o)
                 break; /* SIGTERM reached the backup first: stop as asked */
             if (o->max_runs && runs >= o->max_runs)
                 break;
+            if (o->once)
+                break; /* one pass: what was due when it started */
             continue; /* another schedule may have come due while this one ran */
         }
         if (o->once)

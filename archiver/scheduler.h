@@ -54,7 +54,7 @@ typedef struct sch_clock {
 
 typedef struct sch_opts {
     const char *schedule[SCH_NKINDS]; /* cron expressions, NULL when that kind is not scheduled */
-    bool once;                        /* run what is due now (and missed), then return */
+    bool once;                        /* run the job due (or missed) now, if any, then return */
     int64_t max_runs;                 /* stop after this many runs (tests), 0 = no limit */
     const atomic_bool *stop;          /* set from outside to stop (SIGTERM); may be NULL */
     sch_job_fn job;                   /* NULL: sch_backup_job with job_ud = the pc_cfg * */

@@ -272,6 +272,52 @@ static pc_status grow(rst_archive **v, size_t n, size_t *alloc)
     return PC_OK;
 }
 
+/* Appends a listed archive of backup `backup_id` (a tablespace's area, or SIZE_MAX). */
+static pc_status push_listed(rst_archive **v, size_t *n, size_t *alloc, const repo_entry *e,
+                             const char *name, cmp_codec codec, size_t area, const char *backup_id)
+{
+    pc_status st = grow(v, *n, alloc);
+    if (st)
+        return st;
+    rst_archive *a = &(*v)[*n];
+    memset(a, 0, sizeof *a);
+    a->key = pc_strdup(e->key);
+    a->name = pc_strdup(name);
+    a->codec = codec;
+    a->size = e->size;
+    a->area = area;
+    a->backup_id = backup_id;
+    if (!a->key || !a->name) {
+        archive_free(a);
+        return PC_E_INTERNAL;
+    }
+    (*n)++;
+    return PC_OK;
+}
+
+/* Appends the manifest's record of an archive; its tablespace is kept in key until it is
+ * matched with the listing. */
+static pc_status push_mf_archive(rst_archive **v, size_t *n, size_t *alloc,
+                                 const cat_mf_archive *a)
+{
+    pc_status st = grow(v, *n, alloc);
+    if (st)
+        return st;
+    rst_archive *x = &(*v)[*n];
+    memset(x, 0, sizeof *x);
+    x->name = pc_strdup(a->name);
+    x->sha256 = pc_strdup(a->sha256 ? a->sha256 : "");
+    x->size = a->size;
+    x->raw_size = a->raw_size;
+    x->key = a->tablespace ? pc_strdup(a->tablespace) : NULL;
+    if (!x->name || !x->sha256 || (a->tablespace && !x->key)) {
+        archive_free(x);
+        return PC_E_INTERNAL;
+    }
+    (*n)++;
+    return PC_OK;
+}
+
 /* The area an archive goes to: 0 for PGDATA, i+1 for tablespace i; false when unknown. */
 static bool area_of(const plan *p, bool pgdata, uint32_t oid, size_t *area)
 {
@@ -320,23 +366,7 @@ static pc_status on_object(const repo_entry *e, void *ud)
                 e->key, oid);
         return PC_OK;
     }
-    pc_status st = grow(&p->archives, p->narchives, &p->aarchives);
-    if (st)
-        return st;
-    rst_archive *a = &p->archives[p->narchives];
-    memset(a, 0, sizeof *a);
-    a->key = pc_strdup(e->key);
-    a->name = pc_strdup(name);
-    a->codec = codec;
-    a->size = e->size;
-    a->area = area;
-    a->backup_id = p->b->id;
-    if (!a->key || !a->name) {
-        archive_free(a);
-        return PC_E_INTERNAL;
-    }
-    p->narchives++;
-    return PC_OK;
+    return push_listed(&p->archives, &p->narchives, &p->aarchives, e, name, codec, area, p->b->id);
 }
 
 /* ---- the manifest ---- */
@@ -355,23 +385,7 @@ static pc_status mf_header(void *ud, const cat_mf_header *h)
 static pc_status mf_archive(void *ud, const cat_mf_archive *a)
 {
     plan *p = ud;
-    pc_status st = grow(&p->mf_archives, p->nmf_archives, &p->amf_archives);
-    if (st)
-        return st;
-    rst_archive *x = &p->mf_archives[p->nmf_archives];
-    memset(x, 0, sizeof *x);
-    x->name = pc_strdup(a->name);
-    x->sha256 = pc_strdup(a->sha256 ? a->sha256 : "");
-    x->size = a->size;
-    x->raw_size = a->raw_size;
-    /* the tablespace the manifest gives, kept in key until matched with the listing */
-    x->key = a->tablespace ? pc_strdup(a->tablespace) : NULL;
-    if (!x->name || !x->sha256 || (a->tablespace && !x->key)) {
-        archive_free(x);
-        return PC_E_INTERNAL;
-    }
-    p->nmf_archives++;
-    return PC_OK;
+    return push_mf_archive(&p->mf_archives, &p->nmf_archives, &p->amf_archives, a);
 }
 
 static pc_status mf_file(void *ud, const cat_mf_file *f)
@@ -745,24 +759,10 @@ static pc_status on_holder_object(const repo_entry *e, void *ud)
     size_t area = SIZE_MAX;
     if (!area_of(l->p, pgdata, oid, &area))
         area = SIZE_MAX; /* a tablespace dropped since: fine unless a needed file is in it */
-    pc_status st = grow(&h->listed, h->nlisted, &h->alisted);
-    if (st)
-        return st;
-    rst_archive *a = &h->listed[h->nlisted];
-    memset(a, 0, sizeof *a);
-    a->key = pc_strdup(e->key);
-    a->name = pc_strdup(name);
-    a->codec = codec;
-    a->size = e->size;
-    a->area = area;
-    a->backup_id = h->id;
-    a->filtered = true;
-    if (!a->key || !a->name) {
-        archive_free(a);
-        return PC_E_INTERNAL;
-    }
-    h->nlisted++;
-    return PC_OK;
+    pc_status st = push_listed(&h->listed, &h->nlisted, &h->alisted, e, name, codec, area, h->id);
+    if (st == PC_OK)
+        h->listed[h->nlisted - 1].filtered = true;
+    return st;
 }
 
 static pc_status holder_mf_header(void *ud, const cat_mf_header *hd)
@@ -777,22 +777,7 @@ static pc_status holder_mf_header(void *ud, const cat_mf_header *hd)
 static pc_status holder_mf_archive(void *ud, const cat_mf_archive *a)
 {
     holder *h = ud;
-    pc_status st = grow(&h->mf, h->nmf, &h->amf);
-    if (st)
-        return st;
-    rst_archive *x = &h->mf[h->nmf];
-    memset(x, 0, sizeof *x);
-    x->name = pc_strdup(a->name);
-    x->sha256 = pc_strdup(a->sha256);
-    x->key = a->tablespace ? pc_strdup(a->tablespace) : NULL;
-    x->size = a->size;
-    x->raw_size = a->raw_size;
-    if (!x->name || !x->sha256 || (a->tablespace && !x->key)) {
-        archive_free(x);
-        return PC_E_INTERNAL;
-    }
-    h->nmf++;
-    return PC_OK;
+    return push_mf_archive(&h->mf, &h->nmf, &h->amf, a);
 }
 
 static pc_status load_holder(plan *p, holder *h)

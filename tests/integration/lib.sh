@@ -17,6 +17,12 @@
 #   expect_error_hint               the last stderr has an "error:" line and a "HINT:" line
 #   for_each_repo FUNCTION          call FUNCTION once with a file:// and once with an s3://
 #                                   repository: KIND=file|s3, REPO=url, RA=(--repo url ...)
+#   wal_command_setup               write $TEST_TMP/wal.sh: a PostgreSQL archive_command /
+#                                   restore_command ("$TEST_TMP/wal.sh wal-archive %p") that
+#                                   reads its repository from $TEST_TMP/wal.env, so a test
+#                                   switches repositories without restarting PostgreSQL
+#   use_repo_for_wal REPO-ARGS...   point wal.sh at a repository (server $SERVER; state in
+#                                   $TEST_TMP/state-pg, owned by postgres)
 #   log MSG / fail MSG
 set -euo pipefail
 
@@ -108,4 +114,27 @@ for_each_repo() {
     RA=(--repo "$REPO" --endpoint-url "$S3_ENDPOINT")
     log "[$KIND] $fn"
     "$fn"
+}
+
+wal_command_setup() {
+    cat >"$TEST_TMP/wal.sh" <<EOF
+#!/bin/bash
+source "$TEST_TMP/wal.env"
+exec "$PGCASK" "\$@" "\${WAL_ARGS[@]}"
+EOF
+    chmod 755 "$TEST_TMP/wal.sh"
+    mkdir -p "$TEST_TMP/state-pg"
+    chown postgres "$TEST_TMP/state-pg"
+}
+
+use_repo_for_wal() { # repo-args...
+    {
+        echo "export PGCASK_CONFIG=/dev/null PGCASK_STATE_DIR=$TEST_TMP/state-pg"
+        echo "export AWS_ACCESS_KEY_ID='${AWS_ACCESS_KEY_ID:-}' AWS_SECRET_ACCESS_KEY='${AWS_SECRET_ACCESS_KEY:-}'"
+        printf 'WAL_ARGS=(--server %s' "$SERVER"
+        printf ' %q' "$@"
+        echo ')'
+    } >"$TEST_TMP/wal.env.new"
+    chmod 644 "$TEST_TMP/wal.env.new"
+    mv "$TEST_TMP/wal.env.new" "$TEST_TMP/wal.env"
 }

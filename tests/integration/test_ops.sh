@@ -42,26 +42,9 @@ now_ms() { date +%s%3N; }
 CK="select count(*) || ':' || md5(string_agg(id || v, ',' order by id)) from t"
 
 # archive_command reads the current repository from a file (one PostgreSQL for both kinds)
-cat >"$TEST_TMP/wal.sh" <<EOF
-#!/bin/bash
-source "$TEST_TMP/wal.env"
-exec "$PGCASK" "\$@" "\${WAL_ARGS[@]}"
-EOF
-chmod 755 "$TEST_TMP/wal.sh"
-mkdir -p "$TEST_TMP/state-pg" "$TEST_TMP/repo"
-chown postgres "$TEST_TMP/state-pg" "$TEST_TMP/repo"
-use_repo_for_wal() { # repo-args...
-    {
-        echo "export PGCASK_CONFIG=/dev/null PGCASK_STATE_DIR=$TEST_TMP/state-pg"
-        echo "export AWS_ACCESS_KEY_ID='${AWS_ACCESS_KEY_ID:-}' AWS_SECRET_ACCESS_KEY='${AWS_SECRET_ACCESS_KEY:-}'"
-        printf 'WAL_ARGS=(--server %s' "$SERVER"
-        printf ' %q' "$@"
-        echo ')'
-    } >"$TEST_TMP/wal.env.new"
-    chmod 644 "$TEST_TMP/wal.env.new"
-    mv "$TEST_TMP/wal.env.new" "$TEST_TMP/wal.env"
-}
-
+wal_command_setup
+mkdir -p "$TEST_TMP/repo"
+chown postgres "$TEST_TMP/repo"
 batch() { # first last: rows, then two WAL switches so that backups are segments apart
     sql "insert into t select g, md5(g::text) from generate_series($1, $2) g" >/dev/null
     sql "select pg_switch_wal()" >/dev/null

@@ -34,26 +34,7 @@ trap cleanup EXIT
 
 sql() { "$PGS" sql "$PGB" "$1"; }
 
-cat >"$TEST_TMP/wal.sh" <<EOF
-#!/bin/bash
-source "$TEST_TMP/wal.env"
-exec "$PGCASK" "\$@" "\${WAL_ARGS[@]}"
-EOF
-chmod 755 "$TEST_TMP/wal.sh"
-mkdir -p "$TEST_TMP/state-pg"
-chown postgres "$TEST_TMP/state-pg"
-use_repo_for_wal() { # repo-args...
-    {
-        echo "export PGCASK_CONFIG=/dev/null PGCASK_STATE_DIR=$TEST_TMP/state-pg"
-        echo "export AWS_ACCESS_KEY_ID='${AWS_ACCESS_KEY_ID:-}' AWS_SECRET_ACCESS_KEY='${AWS_SECRET_ACCESS_KEY:-}'"
-        printf 'WAL_ARGS=(--server %s' "$SERVER"
-        printf ' %q' "$@"
-        echo ')'
-    } >"$TEST_TMP/wal.env.new"
-    chmod 644 "$TEST_TMP/wal.env.new"
-    mv "$TEST_TMP/wal.env.new" "$TEST_TMP/wal.env"
-}
-
+wal_command_setup
 REPO=file://$TEST_TMP/repo
 mkdir -p "$TEST_TMP/repo"
 chown postgres "$TEST_TMP/repo"
