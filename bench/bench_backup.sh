@@ -122,7 +122,7 @@ BM_EP=(--cloud-provider aws-s3 --endpoint-url "$S3_ENDPOINT")
 declare -A WALL CPU RSS ID STORED
 # measure KIND CASE CMD...: one timed run; appends to WALL[KIND/CASE] and CPU[..], keeps the largest RSS
 measure() {
-    local k=$1/$2 tf=$BENCH_TMP/.time out=$BENCH_TMP/.out err=$BENCH_TMP/.err e u s m
+    local kind=$1 k=$1/$2 tf=$BENCH_TMP/.time out=$BENCH_TMP/.out err=$BENCH_TMP/.err e u s m
     shift 2
     sync
     if ! /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>"$err"; then
@@ -134,12 +134,12 @@ measure() {
     WALL[$k]="${WALL[$k]:-} $e"
     CPU[$k]="${CPU[$k]:-} $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
     [ "${RSS[$k]:-0}" -ge "$m" ] || RSS[$k]=$m
-    if [ "$1" = restore ]; then # it wrote the whole cluster
+    if [ "$kind" = restore ]; then # it wrote the whole cluster
         local got
         got=$(du -sb --exclude=pg_wal "$D" | cut -f1)
         [ "$got" -ge $((SIZE * 95 / 100)) ] || { echo "bench_backup: $k wrote $got bytes, not $SIZE" >&2; exit 1; }
     fi
-    printf '    %-8s %-18s %7.2f s  %7.1f MB/s  CPU %6.2f s  RSS %7.1f MiB\n' "$1" "${k#*/}" "$e" \
+    printf '    %-8s %-20s %7.2f s  %7.1f MB/s  CPU %6.2f s  RSS %7.1f MiB\n' "$kind" "${k#*/}" "$e" \
         "$(awk -v b="$SIZE" -v t="$e" 'BEGIN { print b / 1e6 / t }')" "$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" \
         "$(awk -v m="$m" 'BEGIN { print m / 1024 }')"
 }

@@ -137,7 +137,60 @@ valgrind_pass() {
         vg 1 "repo get missing $kind" repo "${a[@]}" get vg/obj
         unset -n a
     done
+    valgrind_pg_paths
     return "$fails"
+}
+
+# The PostgreSQL paths: WAL, backups (streamed and local incremental), restores, the
+# catalog operations and the scheduler, against a throwaway PostgreSQL 15 and file://.
+valgrind_pg_paths() {
+    local pgs=$ROOT/tests/servers/pg-server.sh pg=$vt/pg r=(--repo "file://$vt/pgrepo")
+    mkdir -p "$vt/pgrepo" "$vt/state-pg"
+    chown postgres "$vt/pgrepo" "$vt/state-pg"
+    chmod 755 "$vt"
+    cat >"$vt/arch.sh" <<EOF
+#!/bin/sh
+PGCASK_CONFIG=/dev/null PGCASK_STATE_DIR=$vt/state-pg exec "$p" wal-archive --repo file://$vt/pgrepo --server pg1 "\$1"
+EOF
+    chmod 755 "$vt/arch.sh"
+    if ! "$pgs" start "$pg" "$vt/arch.sh %p" >"$vt/pg.log" 2>&1; then
+        echo "valgrind: PostgreSQL did not start: $(tail -5 "$vt/pg.log")"
+        record "valgrind: PostgreSQL" 1 "$(date +%s.%N)"
+        fails=1
+        return
+    fi
+    (
+        # shellcheck disable=SC1091
+        source "$pg/env"
+        export PGCASK_CONFIG=/dev/null PGCASK_STATE_DIR=$vt/state
+        "$pgs" sql "$pg" "create table t as select g from generate_series(1, 10000) g" >/dev/null
+        "$pgs" switch "$pg" 1 >/dev/null
+        "$pgs" wait-archived "$pg" 60 >/dev/null
+        local seg
+        seg=$(cd "$PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | sort | head -n 1)
+        vg 0 "wal-archive" wal-archive "${r[@]}" --server vg "$PGDATA/pg_wal/$seg"
+        vg 0 "wal-archive (already there)" wal-archive "${r[@]}" --server vg "$PGDATA/pg_wal/$seg"
+        vg 0 "wal-restore" wal-restore "${r[@]}" --server vg "$seg" "$vt/seg"
+        vg 1 "wal-restore missing" wal-restore "${r[@]}" --server vg 00000002.history "$vt/h"
+        vg 11 "check-wal-archive (not empty)" check-wal-archive "${r[@]}" --server pg1
+        vg 0 "backup (streamed)" backup "${r[@]}" --server pg1 --immediate-checkpoint
+        "$pgs" sql "$pg" "insert into t select g from generate_series(1, 1000) g" >/dev/null
+        vg 0 "backup --local --type incr" backup "${r[@]}" --server pg1 --immediate-checkpoint \
+            --local "$PGDATA" --type incr
+        vg 0 "restore latest" restore "${r[@]}" --server pg1 latest "$vt/restored"
+        vg 1 "restore unknown id" restore "${r[@]}" --server pg1 20000101T000000 "$vt/r2"
+        vg 0 "backup-list" backup-list "${r[@]}" --server pg1 --format json
+        vg 0 "backup-show" backup-show "${r[@]}" --server pg1 latest
+        vg 0 "audit" audit "${r[@]}" --server pg1 --verify-checksums
+        vg 0 "metrics" metrics "${r[@]}" --server pg1
+        vg 0 "catalog sync" catalog "${r[@]}" --server pg1 sync
+        vg 3 "scheduler, no schedule" scheduler "${r[@]}" --server pg1 --config /dev/null --once \
+            --log-level error
+        vg 0 "runs" runs "${r[@]}" --server pg1
+        vg 0 "backup-delete" backup-delete "${r[@]}" --server pg1 -r "REDUNDANCY 1"
+        exit "$fails"
+    ) || fails=1
+    "$pgs" stop "$pg" immediate >/dev/null 2>&1 || true
 }
 
 summary() {
