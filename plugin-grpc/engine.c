@@ -468,6 +468,20 @@ pc_status sc_engine_backup(const sc_call *call, const void *backup_json, size_t 
         .wal_timeout_ms = 10 * 60 * 1000,
         .create_bucket = true,
     };
+    /*
+     * Where the pod's data directory is visible (the store's pgdata, else PGDATA), read it
+     * directly between pg_backup_start() and pg_backup_stop(), as barman-cloud-backup does:
+     * CloudNativePG's pg_hba.conf lets no local replication connection in for BASE_BACKUP.
+     */
+    const char *pgdata = pc_cfg_str(s->cfg, "pgdata");
+    if (!pgdata)
+        pgdata = getenv("PGDATA");
+    if (pgdata && *pgdata) {
+        char *pv = pc_path_join(pgdata, "PG_VERSION");
+        if (pv && access(pv, R_OK) == 0)
+            o.local = pgdata;
+        free(pv);
+    }
     cmp_codec codec;
     if ((st = cmp_codec_parse(pc_cfg_str(s->cfg, "backup-compression"), &codec)) != PC_OK)
         return st;

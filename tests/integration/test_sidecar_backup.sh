@@ -210,11 +210,15 @@ sc_store bstore "repo = $BURL" "endpoint-url = $S3_ENDPOINT" "compression = gzip
 printf 'retention-interval = 1s\n' >>"$TEST_TMP/sidecar.conf"
 "$PGS" start-existing "$P" >/dev/null
 source "$P/env"
-SC_ENV=(PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres)
+# with PGDATA visible (as in the pod), Backup reads the data directory as barman-cloud-backup
+# does, instead of BASE_BACKUP (CloudNativePG's pg_hba.conf has no local replication line)
+SC_ENV=(PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATA="$PGDATA")
 sc_start
 sed 's/backup-one/backup-two/' "$TEST_TMP/backup.json" >"$TEST_TMP/backup2.json"
 client backup --cluster "$C_PRIMARY" --backup "$TEST_TMP/backup2.json" >"$TEST_TMP/backup2-result.json" ||
     fail "the second Backup failed: $(cat "$TEST_TMP/backup2-result.json")"
+grep -q "reading the data directory $PGDATA" "$SC_LOG" ||
+    fail "the Backup with PGDATA did not read the data directory: $(grep -i backup "$SC_LOG" | tail -3)"
 BID2=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["response"]["backup_id"])' "$TEST_TMP/backup2-result.json")
 # an Archive call marks this sidecar as the primary's
 "$PGS" sql "$P" "select pg_switch_wal()" >/dev/null
