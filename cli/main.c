@@ -165,7 +165,7 @@ static const cli_opt barman_backup_opts[] = {
 };
 
 static const cli_opt scheduler_opts[] = {
-    {"once", 0, CLI_NOARG, NULL, NULL, NULL, "run what is due (and what was missed), then exit"},
+    {"once", 0, CLI_NOARG, NULL, NULL, NULL, "run the job due (or missed) now, if any, then exit"},
     {"max-runs", 0, CLI_ARG, NULL, NULL, "N", "exit after N runs"},
     {0},
 };
