@@ -924,7 +924,8 @@ static pc_status put_backup_info(bk *b, cat_binfo_status status, const char *err
     if (st)
         return st;
     if (b->type != CAT_BACKUP_FULL && b->lc)
-        info.deduplicated_size = (int64_t)b->copied; /* barman's meaning: the bytes this backup added */
+        info.deduplicated_size =
+            (int64_t)b->copied; /* barman's meaning: the bytes this backup added */
     pc_buf text;
     pc_buf_init(&text, CAT_BINFO_MAX_SIZE);
     st = cat_binfo_format(&info, &text);
@@ -1153,8 +1154,8 @@ static pc_status choose_parent(bk *b)
     }
     if (st != PC_E_NOT_FOUND && st != PC_E_CORRUPT)
         return st;
-    pc_warn("%s: taking a full backup instead of the %s backup asked for",
-            pc_err_get()->message, cat_backup_type_name(b->type));
+    pc_warn("%s: taking a full backup instead of the %s backup asked for", pc_err_get()->message,
+            cat_backup_type_name(b->type));
     pc_err_clear();
     b->type = CAT_BACKUP_FULL;
     return PC_OK;
@@ -1163,8 +1164,7 @@ static pc_status choose_parent(bk *b)
 static pc_status on_start(void *ud, const bb_rows *r)
 {
     bk *b = ud;
-    return bb_parse_position(r, "pg_backup_start() position", &b->pos.start_lsn,
-                             &b->pos.start_tli);
+    return bb_parse_position(r, "pg_backup_start() position", &b->pos.start_lsn, &b->pos.start_tli);
 }
 
 typedef struct stop_row {
@@ -1215,14 +1215,16 @@ static pc_status copy_local(bk *b)
     }
     char lsn[32];
     pc_lsn_format(b->pos.start_lsn, lsn, sizeof lsn);
-    pc_info("%s backup %s started at %s on timeline %" PRIu32 ", reading %s", cat_backup_type_name(b->type),
-            b->id, lsn, b->pos.start_tli, b->pgdata);
+    pc_info("%s backup %s started at %s on timeline %" PRIu32 ", reading %s",
+            cat_backup_type_name(b->type), b->id, lsn, b->pos.start_tli, b->pgdata);
     b->progress = pc_progress_new("backup", 0);
     bk_local_opts lo = {
         .r = b->r,
         .prefix = b->prefix,
         .backup_id = b->id,
-        .suffix = b->type == CAT_BACKUP_FULL ? "" : b->type == CAT_BACKUP_DIFF ? "-diff" : "-incr",
+        .suffix = b->type == CAT_BACKUP_FULL   ? ""
+                  : b->type == CAT_BACKUP_DIFF ? "-diff"
+                                               : "-incr",
         .codec = (cmp_codec)o->codec,
         .level = o->level,
         .threads = b->threads,

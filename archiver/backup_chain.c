@@ -20,8 +20,7 @@
 #define MANIFEST_MAX (1ULL << 30)
 
 pc_status bk_parent_pick(const bk_cand *v, size_t n, cat_backup_type want, uint64_t systemid,
-                         uint32_t timeline, int pg_major, bk_type_fn type_of, void *ud,
-                         size_t *out)
+                         uint32_t timeline, int pg_major, bk_type_fn type_of, void *ud, size_t *out)
 {
     for (size_t k = n; k-- > 0;) {
         const bk_cand *c = &v[k];
@@ -231,7 +230,9 @@ pc_status bk_parent_find(repo *r, const char *server, cat_backup_type want, uint
     if (st)
         return st;
     bk_cand *c = pc_calloc(store.n ? store.n : 1, sizeof *c);
-    finder f = {.r = r, .server = server, .store = &store,
+    finder f = {.r = r,
+                .server = server,
+                .store = &store,
                 .types = pc_calloc(store.n ? store.n : 1, sizeof(int))};
     if (!c || !f.types)
         st = PC_E_INTERNAL;
@@ -248,8 +249,8 @@ pc_status bk_parent_find(repo *r, const char *server, cat_backup_type want, uint
     }
     size_t idx = 0;
     if (st == PC_OK) {
-        st = bk_parent_pick(c, store.n, want, systemid, timeline, major_of(pg_version), type_of,
-                            &f, &idx);
+        st = bk_parent_pick(c, store.n, want, systemid, timeline, major_of(pg_version), type_of, &f,
+                            &idx);
         if (st == PC_E_NOT_FOUND)
             pc_err(PC_E_NOT_FOUND,
                    "no %s backup of this server (system identifier %" PRIu64 ", timeline %" PRIu32

@@ -42,14 +42,22 @@ static bool one_of(const char *s, const char *const *list)
 
 bk_rule bk_local_rule(const char *rel, bool is_dir, bool in_tablespace)
 {
-    static const char *const top_files[] = {
-        "postmaster.pid",   "postmaster.opts",  "backup_label",        "backup_label.old",
-        "tablespace_map",   "tablespace_map.old", "backup_manifest",   "standby.signal",
-        "recovery.signal",  "recovery.conf",    "current_logfiles.tmp", "postgresql.auto.conf.tmp",
-        NULL};
+    static const char *const top_files[] = {"postmaster.pid",
+                                            "postmaster.opts",
+                                            "backup_label",
+                                            "backup_label.old",
+                                            "tablespace_map",
+                                            "tablespace_map.old",
+                                            "backup_manifest",
+                                            "standby.signal",
+                                            "recovery.signal",
+                                            "recovery.conf",
+                                            "current_logfiles.tmp",
+                                            "postgresql.auto.conf.tmp",
+                                            NULL};
     static const char *const empty_dirs[] = {
-        "pg_wal",   "pg_xlog",      "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial",
-        "pg_snapshots", "pg_stat_tmp", "pg_subtrans", "log",      "pg_log",    NULL};
+        "pg_wal",       "pg_xlog",     "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial",
+        "pg_snapshots", "pg_stat_tmp", "pg_subtrans", "log",         "pg_log",    NULL};
     const char *slash = strrchr(rel, '/');
     const char *base = slash ? slash + 1 : rel;
     if (strncmp(base, "pgsql_tmp", 9) == 0)
@@ -141,8 +149,10 @@ pc_status bk_local_check_pgdata(const char *pgdata, uint64_t *system_id, int *ma
     if (st == PC_OK) {
         st = pc_read_file(ver, 64, &b);
         if (st == PC_E_NOT_FOUND || st == PC_E_CORRUPT) {
-            st = pc_err(PC_E_USAGE, "--local \"%s\" is not a PostgreSQL data directory: it has no "
-                        "PG_VERSION", pgdata);
+            st = pc_err(PC_E_USAGE,
+                        "--local \"%s\" is not a PostgreSQL data directory: it has no "
+                        "PG_VERSION",
+                        pgdata);
             pc_err_hint("Give the data directory of the PostgreSQL server the connection reaches "
                         "(SHOW data_directory).");
         }
@@ -152,8 +162,10 @@ pc_status bk_local_check_pgdata(const char *pgdata, uint64_t *system_id, int *ma
         pc_buf_reset(&b);
         st = pc_read_file(ctl, PG_CONTROL_SIZE, &b);
         if (st == PC_E_NOT_FOUND || (st == PC_OK && b.len < 8) || st == PC_E_CORRUPT) {
-            st = pc_err(PC_E_USAGE, "--local \"%s\" is not a PostgreSQL data directory: "
-                        "global/pg_control is missing or not %d bytes", pgdata, PG_CONTROL_SIZE);
+            st = pc_err(PC_E_USAGE,
+                        "--local \"%s\" is not a PostgreSQL data directory: "
+                        "global/pg_control is missing or not %d bytes",
+                        pgdata, PG_CONTROL_SIZE);
             pc_err_hint("Give the data directory of the PostgreSQL server the connection reaches "
                         "(SHOW data_directory).");
         }
@@ -188,8 +200,8 @@ pc_status bk_local_tablespaces(const char *pgdata, bk_local_ts **out, size_t *n)
         return PC_E_INTERNAL;
     DIR *d = opendir(dir);
     if (!d) {
-        pc_status st = errno == ENOENT ? PC_OK
-                                       : pc_err(PC_E_IO, "could not open directory \"%s\": %m", dir);
+        pc_status st =
+            errno == ENOENT ? PC_OK : pc_err(PC_E_IO, "could not open directory \"%s\": %m", dir);
         free(dir);
         return st;
     }
@@ -263,7 +275,7 @@ struct bk_local {
     cat_mf_index *files;
     bk_archive **done; /* completed archives, for their parts */
     size_t ndone;
-    area data;         /* PGDATA: open until finish */
+    area data; /* PGDATA: open until finish */
     unsigned char *buf;
     bk_local_stats stats;
 };
@@ -355,8 +367,8 @@ static uint32_t id32(uint64_t v)
 }
 
 static pc_status add_entry(bk_local *l, const area *a, const char *rel, char type,
-                           const struct stat *sb, uint64_t size, const char *sha, const char *backup,
-                           const char *archive, const char *target)
+                           const struct stat *sb, uint64_t size, const char *sha,
+                           const char *backup, const char *archive, const char *target)
 {
     cat_mf_file f = {
         .path = rel,
@@ -364,7 +376,9 @@ static pc_status add_entry(bk_local *l, const area *a, const char *rel, char typ
         .type = type,
         .size = size,
         .mtime = sb ? (int64_t)sb->st_mtime : l->o.now,
-        .mode = type == 'l' ? 0777 : sb ? (uint32_t)(sb->st_mode & 07777) : 0600,
+        .mode = type == 'l' ? 0777
+                : sb        ? (uint32_t)(sb->st_mode & 07777)
+                            : 0600,
         .sha256 = sha,
         .backup_id = backup,
         .archive = archive,
@@ -549,7 +563,8 @@ static pc_status file_entry(bk_local *l, area *a, int dirfd, const dent *e, cons
         bk_file_unchanged(prev, size, e->sb.st_mtime, l->o.parent_start))
         return keep(l, a, rel, &e->sb, prev);
     /* a hot file (see bk_local_opts) is compared; one with another mtime is simply read */
-    bool compare = prev && prev->size == size && (l->o.checksum_all || prev->mtime == e->sb.st_mtime);
+    bool compare =
+        prev && prev->size == size && (l->o.checksum_all || prev->mtime == e->sb.st_mtime);
     int fd;
     pc_status st = open_member(dirfd, e->name, a, rel, &fd);
     if (st == PC_E_NOT_FOUND) {
@@ -849,8 +864,11 @@ pc_status bk_local_copy(bk_local *l)
             close(fd);
         return st;
     }
-    l->data = (area){.ts = NULL, .root = l->pgdata, .pgdata = true,
-                     .uid = id32(sb.st_uid), .gid = id32(sb.st_gid)};
+    l->data = (area){.ts = NULL,
+                     .root = l->pgdata,
+                     .pgdata = true,
+                     .uid = id32(sb.st_uid),
+                     .gid = id32(sb.st_gid)};
     pc_info("reading the data directory %s", l->pgdata);
     st = new_archive(l, "data", NULL, &l->data.out);
     if (st == PC_OK)

@@ -15,10 +15,10 @@
 #include "common/log.h"
 
 typedef struct mstate {
-    int64_t first_done_end; /* oldest DONE backup's end (µs), 0 when none */
-    int64_t last_done_end;  /* newest DONE backup's end */
-    int64_t last_failed;    /* newest FAILED backup's end, or begin */
-    uint64_t count[5];      /* by cat_backup_status */
+    int64_t first_done_end;  /* oldest DONE backup's end (µs), 0 when none */
+    int64_t last_done_end;   /* newest DONE backup's end */
+    int64_t last_failed;     /* newest FAILED backup's end, or begin */
+    uint64_t count[5];       /* by cat_backup_status */
     int64_t last_by_type[4]; /* newest DONE end (µs) by cat_backup_type */
 } mstate;
 
@@ -217,9 +217,10 @@ pc_status ops_metrics(arc_ctx *a, bool refresh, pc_buf *out)
         const char *name;
     } types[] = {{CAT_BACKUP_FULL, "full"}, {CAT_BACKUP_DIFF, "diff"}, {CAT_BACKUP_INCR, "incr"}};
     if (st == PC_OK)
-        st = pc_buf_printf(out, "# HELP pgcask_last_backup_end_time_by_type_seconds End time of the "
-                                "newest DONE backup of each type, as a unix timestamp (0: none).\n"
-                                "# TYPE pgcask_last_backup_end_time_by_type_seconds gauge\n");
+        st =
+            pc_buf_printf(out, "# HELP pgcask_last_backup_end_time_by_type_seconds End time of the "
+                               "newest DONE backup of each type, as a unix timestamp (0: none).\n"
+                               "# TYPE pgcask_last_backup_end_time_by_type_seconds gauge\n");
     for (size_t i = 0; st == PC_OK && i < sizeof types / sizeof types[0]; i++)
         st = pc_buf_printf(out,
                            "pgcask_last_backup_end_time_by_type_seconds{server=\"%s\",type=\"%s\"} "

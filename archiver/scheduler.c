@@ -14,10 +14,10 @@
 #include "common/timeutil.h"
 #include "compress/compress.h"
 
-#define US_PER_S          INT64_C(1000000)
-#define SLEEP_SLICE_MS    200
-#define DEFAULT_MAX_SIZE  ((uint64_t)100 << 30)
-#define DEFAULT_WAL_WAIT  (10 * 60 * 1000)
+#define US_PER_S         INT64_C(1000000)
+#define SLEEP_SLICE_MS   200
+#define DEFAULT_MAX_SIZE ((uint64_t)100 << 30)
+#define DEFAULT_WAL_WAIT (10 * 60 * 1000)
 
 const char *sch_kind_name(sch_kind k)
 {
@@ -39,7 +39,7 @@ const char *sch_kind_name(sch_kind k)
 typedef struct wall_clock {
     int64_t base_us; /* wall time at start */
     int64_t mono0_us;
-    int64_t scale;   /* PGCASK_SCHEDULER_TIME_SCALE: scheduler seconds per real second */
+    int64_t scale; /* PGCASK_SCHEDULER_TIME_SCALE: scheduler seconds per real second */
 } wall_clock;
 
 static int64_t wall_now(void *ud)
@@ -102,8 +102,9 @@ pc_status sch_backup_job(void *ud, sch_kind kind, const atomic_bool *stop, sch_j
         .create_bucket = true,
         .stop = stop,
         .local = pc_cfg_str(cfg, "pgdata"),
-        .type = kind == SCH_FULL ? CAT_BACKUP_FULL : kind == SCH_DIFF ? CAT_BACKUP_DIFF
-                                                                      : CAT_BACKUP_INCR,
+        .type = kind == SCH_FULL   ? CAT_BACKUP_FULL
+                : kind == SCH_DIFF ? CAT_BACKUP_DIFF
+                                   : CAT_BACKUP_INCR,
     };
     cmp_codec codec;
     pc_status st = cmp_codec_parse(pc_cfg_str(cfg, "backup-compression"), &codec);
@@ -277,8 +278,8 @@ pc_status sch_run(arc_ctx *a, const sch_opts *o)
                 cat_run_end(c, id, jst, res.bytes, res.backup_id[0] ? res.backup_id : NULL,
                             res.backup_id[0] && res.backup_type[0] ? res.backup_type : NULL,
                             jst ? jerr.message : NULL);
-            log_run(jst ? PC_LOG_WARNING : PC_LOG_INFO, jst ? "failed" : "finished",
-                    (sch_kind)run, fire[run], jst, &res, secs);
+            log_run(jst ? PC_LOG_WARNING : PC_LOG_INFO, jst ? "failed" : "finished", (sch_kind)run,
+                    fire[run], jst, &res, secs);
             if (jst)
                 pc_warn("%s backup failed: %s", sch_kind_name((sch_kind)run), jerr.message);
             pc_err_clear();
@@ -291,7 +292,7 @@ pc_status sch_run(arc_ctx *a, const sch_opts *o)
                 break;
             if (o->once)
                 break; /* one pass: what was due when it started */
-            continue; /* another schedule may have come due while this one ran */
+            continue;  /* another schedule may have come due while this one ran */
         }
         if (o->once)
             break;

@@ -59,9 +59,9 @@ typedef struct sch_opts {
     const atomic_bool *stop;          /* set from outside to stop (SIGTERM); may be NULL */
     sch_job_fn job;                   /* NULL: sch_backup_job with job_ud = the pc_cfg * */
     void *job_ud;
-    const char *retention;            /* policy applied after each successful job, or NULL */
+    const char *retention; /* policy applied after each successful job, or NULL */
     int64_t minimum_redundancy;
-    const sch_clock *clock;           /* NULL: the wall clock (PGCASK_SCHEDULER_TIME_SCALE) */
+    const sch_clock *clock; /* NULL: the wall clock (PGCASK_SCHEDULER_TIME_SCALE) */
 } sch_opts;
 
 /*

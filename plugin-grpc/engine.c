@@ -43,13 +43,13 @@
 #include "common/wal.h"
 #include "restore/wal_restore.h"
 
-#define END_OF_WAL_FLAG "end-of-wal-stream"
+#define END_OF_WAL_FLAG  "end-of-wal-stream"
 #define CHECK_EMPTY_MARK ".check-empty-wal-archive"
 
 typedef struct store {
     char *object; /* barmanObjectName, "" for the sidecar's own configuration */
     char *server;
-    char *path;   /* configuration file read, NULL for none */
+    char *path; /* configuration file read, NULL for none */
     struct timespec mtime;
     pc_cfg *cfg;
     arc_ctx *arc;
@@ -177,8 +177,7 @@ static pc_status store_build(const sc_call *call, const char *object, const char
 }
 
 /* The cached store for (object, server), (re)built when missing or its file changed. */
-static pc_status store_get(const sc_call *call, const char *object, const char *server,
-                           store **out)
+static pc_status store_get(const sc_call *call, const char *object, const char *server, store **out)
 {
     pthread_mutex_lock(&stores_mu);
     store **pp = &stores;
@@ -187,8 +186,7 @@ static pc_status store_get(const sc_call *call, const char *object, const char *
         if (strcmp(s->object, object) != 0 || strcmp(s->server, server) != 0)
             continue;
         struct stat sb;
-        bool fresh = !s->path || (stat(s->path, &sb) == 0 &&
-                                  sb.st_mtim.tv_sec == s->mtime.tv_sec &&
+        bool fresh = !s->path || (stat(s->path, &sb) == 0 && sb.st_mtim.tv_sec == s->mtime.tv_sec &&
                                   sb.st_mtim.tv_nsec == s->mtime.tv_nsec);
         if (fresh) {
             *out = s;
@@ -418,7 +416,8 @@ pc_status sc_engine_set_first_required(const sc_call *call, const char *first_re
 
 /* ---- backups ---- */
 
-/* "backup-<UTC time>": what plugin-barman-cloud names them; not a backup id, so barman accepts it. */
+/* "backup-<UTC time>": what plugin-barman-cloud names them; not a backup id, so barman accepts it.
+ */
 static void default_backup_name(char *out, size_t len)
 {
     char id[32];
@@ -544,7 +543,7 @@ pc_status sc_engine_backup(const sc_call *call, const void *backup_json, size_t 
 
 /* What CNPG's instance manager runs as restore_command (it calls our WAL.Restore). */
 #define CNPG_RESTORE_COMMAND                                                                       \
-    "restore_command = '/controller/manager wal-restore --log-destination "                     \
+    "restore_command = '/controller/manager wal-restore --log-destination "                        \
     "/controller/log/postgres.json %f %p'\n"
 
 typedef struct begin_wal_ud {
@@ -561,7 +560,8 @@ pc_status sc_engine_restore_job(const sc_call *call, int check_empty, sc_restore
 {
     const sc_cluster *c = call->cluster;
     pc_status st;
-    /* the new cluster must not archive into a non-empty place (the "Expected empty archive" check) */
+    /* the new cluster must not archive into a non-empty place (the "Expected empty archive" check)
+     */
     bool check = check_empty == SC_CHECK_YES ||
                  (check_empty == SC_CHECK_UNSET && !c->skip_empty_wal_archive_check);
     if (check && c->plugin.present) {
@@ -583,8 +583,8 @@ pc_status sc_engine_restore_job(const sc_call *call, int check_empty, sc_restore
     rst_opts o = {.dest = pgdata, .jobs = 4};
     if (t->present && t->backup_id && *t->backup_id)
         o.backup = t->backup_id;
-    else if (t->present && ((t->target_time && *t->target_time) ||
-                            (t->target_lsn && *t->target_lsn)))
+    else if (t->present &&
+             ((t->target_time && *t->target_time) || (t->target_lsn && *t->target_lsn)))
         o.backup = "auto";
     else
         o.backup = "latest";
@@ -623,8 +623,10 @@ pc_status sc_engine_restore_job(const sc_call *call, int check_empty, sc_restore
         if (st == PC_OK)
             st = repo_wal_find(r, src->server, &w, on_begin_wal, &ud);
         if (st == PC_OK && !ud.found) {
-            pc_err(PC_E_NOT_FOUND, "the first WAL of backup %s, %s, is not in the archive of "
-                                   "server \"%s\"", b->id, w.name, src->server);
+            pc_err(PC_E_NOT_FOUND,
+                   "the first WAL of backup %s, %s, is not in the archive of "
+                   "server \"%s\"",
+                   b->id, w.name, src->server);
             pc_err_hint("Without it the backup cannot be recovered; choose another backup.");
             st = PC_E_NOT_FOUND;
         }

@@ -163,8 +163,10 @@ static pc_status check_delta_dest(const char *dest, bool want, bool *delta)
     bool pg = ver && pc_path_exists(ver);
     free(ver);
     if (!pg) {
-        pc_err(PC_E_NOT_EMPTY, "--delta: \"%s\" is not empty and is not a PostgreSQL data "
-               "directory (it has no PG_VERSION)", dest);
+        pc_err(PC_E_NOT_EMPTY,
+               "--delta: \"%s\" is not empty and is not a PostgreSQL data "
+               "directory (it has no PG_VERSION)",
+               dest);
         pc_err_hint("A delta restore only rewrites a data directory; give an empty or new "
                     "directory, or the data directory itself.");
         return PC_E_NOT_EMPTY;
@@ -297,8 +299,7 @@ static pc_status push_listed(rst_archive **v, size_t *n, size_t *alloc, const re
 
 /* Appends the manifest's record of an archive; its tablespace is kept in key until it is
  * matched with the listing. */
-static pc_status push_mf_archive(rst_archive **v, size_t *n, size_t *alloc,
-                                 const cat_mf_archive *a)
+static pc_status push_mf_archive(rst_archive **v, size_t *n, size_t *alloc, const cat_mf_archive *a)
 {
     pc_status st = grow(v, *n, alloc);
     if (st)
@@ -844,8 +845,8 @@ static pc_status need_archive(plan *p, holder *h, const char *name, const char *
             mf = &h->mf[i];
     if (!got || !mf) {
         pc_err(PC_E_CORRUPT,
-               "backup \"%s\" takes \"%s\" from archive \"%s\" of backup \"%s\", which %s", p->b->id,
-               path, name, h->id, got ? "its manifest does not list" : "is missing");
+               "backup \"%s\" takes \"%s\" from archive \"%s\" of backup \"%s\", which %s",
+               p->b->id, path, name, h->id, got ? "its manifest does not list" : "is missing");
         pc_err_hint("The chain of backup %s is damaged; restore another backup.", p->b->id);
         return PC_E_CORRUPT;
     }
@@ -859,8 +860,8 @@ static pc_status need_archive(plan *p, holder *h, const char *name, const char *
                       p->b->id, name, h->id, path);
     if (got->size != mf->size)
         return pc_err(PC_E_CORRUPT,
-                      "backup \"%s\": archive \"%s\" has %llu bytes, its manifest says %llu",
-                      h->id, name, (unsigned long long)got->size, (unsigned long long)mf->size);
+                      "backup \"%s\": archive \"%s\" has %llu bytes, its manifest says %llu", h->id,
+                      name, (unsigned long long)got->size, (unsigned long long)mf->size);
     pc_status st = grow(&p->archives, p->narchives, &p->aarchives);
     if (st)
         return st;
@@ -884,8 +885,10 @@ static pc_status plan_chain(plan *p)
     if (p->nholders == 0)
         return PC_OK;
     if (strcmp(p->type, "full") == 0)
-        return pc_err(PC_E_CORRUPT, "backup \"%s\" is full but its manifest takes files from "
-                      "backup \"%s\"", p->b->id, p->holders[0].id);
+        return pc_err(PC_E_CORRUPT,
+                      "backup \"%s\" is full but its manifest takes files from "
+                      "backup \"%s\"",
+                      p->b->id, p->holders[0].id);
     pc_status st = PC_OK;
     for (size_t i = 0; st == PC_OK && i < p->nholders; i++) {
         st = load_holder(p, &p->holders[i]);
@@ -1141,8 +1144,10 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
         st = st ? st : match_manifest(&p);
         st = st ? st : plan_chain(&p);
     } else if (st == PC_OK && delta) {
-        pc_err(PC_E_USAGE, "backup \"%s\" has no %s (written by barman-cloud): --delta needs one "
-               "to compare the files", p.b->id, CAT_MF_NAME);
+        pc_err(PC_E_USAGE,
+               "backup \"%s\" has no %s (written by barman-cloud): --delta needs one "
+               "to compare the files",
+               p.b->id, CAT_MF_NAME);
         pc_err_hint("Restore it into an empty directory, without --delta.");
         st = PC_E_USAGE;
     } else if (st == PC_OK) {

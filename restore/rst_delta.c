@@ -70,8 +70,8 @@ pc_status rst_check_not_running(const char *pgdata)
                         pgdata);
             st = PC_E_BUSY;
         } else {
-            pc_info("\"%s\" is left from a server that is not running (process %ld is gone)",
-                    path, pid);
+            pc_info("\"%s\" is left from a server that is not running (process %ld is gone)", path,
+                    pid);
         }
     }
     pc_buf_free(&b);
@@ -247,7 +247,8 @@ static pc_status clean_entry(delta *d, size_t area, int dirfd, const char *rel, 
                         (strcmp(name, "pg_wal") == 0 || strcmp(name, "pg_xlog") == 0);
         if (!S_ISDIR(sb.st_mode) && !wal_link)
             return remove_at(d, dirfd, name, what);
-        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (wal_link ? 0 : O_NOFOLLOW));
+        int fd =
+            openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (wal_link ? 0 : O_NOFOLLOW));
         if (fd < 0) {
             if (wal_link)
                 return remove_at(d, dirfd, name, what); /* a dangling pg_wal link */
@@ -488,8 +489,12 @@ static pc_status check_entry(const rst_delta_opts *o, size_t area, const cat_mf_
     pc_tar_entry e = {
         .name = f->path,
         .linkname = f->target ? f->target : "",
-        .type = f->type == 'd' ? PC_TAR_DIR : f->type == 'l' ? PC_TAR_SYMLINK : PC_TAR_FILE,
-        .typeflag = f->type == 'd' ? '5' : f->type == 'l' ? '2' : '0',
+        .type = f->type == 'd'   ? PC_TAR_DIR
+                : f->type == 'l' ? PC_TAR_SYMLINK
+                                 : PC_TAR_FILE,
+        .typeflag = f->type == 'd'   ? '5'
+                    : f->type == 'l' ? '2'
+                                     : '0',
         .mode = f->mode,
         .size = f->size,
         .mtime = f->mtime,
@@ -508,8 +513,10 @@ pc_status rst_delta_dirs(const rst_delta_opts *o)
         if (f->type != 'd' || cat_mf_index_marked(o->manifest, f))
             continue;
         if (!area_of_entry(o, f, &area)) {
-            st = pc_err(PC_E_CORRUPT, "the manifest lists \"%s\" in tablespace %s, which the "
-                        "backup does not have", f->path, f->tablespace);
+            st = pc_err(PC_E_CORRUPT,
+                        "the manifest lists \"%s\" in tablespace %s, which the "
+                        "backup does not have",
+                        f->path, f->tablespace);
             break;
         }
         rst_action act;
@@ -533,8 +540,10 @@ pc_status rst_delta_links(const rst_delta_opts *o)
         if (f->type != 'l' || cat_mf_index_marked(o->manifest, f))
             continue;
         if (!area_of_entry(o, f, &area))
-            return pc_err(PC_E_CORRUPT, "the manifest lists \"%s\" in tablespace %s, which the "
-                          "backup does not have", f->path, f->tablespace);
+            return pc_err(PC_E_CORRUPT,
+                          "the manifest lists \"%s\" in tablespace %s, which the "
+                          "backup does not have",
+                          f->path, f->tablespace);
         rst_action act;
         if ((st = check_entry(o, area, f, &act)) != PC_OK)
             break;

@@ -429,7 +429,8 @@ static void test_timelines(void **state)
     ops_audit *au = audit(f, &ok, &text);
     if (!ok)
         fail_msg("%s", text);
-    assert_non_null(strstr(text, "chain 000000010000000000000004 .. 000000020000000000000028: no gap"));
+    assert_non_null(
+        strstr(text, "chain 000000010000000000000004 .. 000000020000000000000028: no gap"));
     assert_non_null(strstr(text, "timeline 2: 6 segments, 000000020000000000000023 .. "
                                  "000000020000000000000028; from timeline 1 at 0/23000000"));
     assert_non_null(strstr(text, "end of WAL 000000020000000000000028"));
