@@ -27,6 +27,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/pacer.h"
 #include "s3/repo_driver.h"
 
 #define TMP_MARK     ".pgcask-tmp."
@@ -37,6 +38,7 @@
 typedef struct fsr {
     char *root; /* absolute, no trailing '/'; "" for the file system root */
     int file_flags;
+    pc_pacer pacer; /* --max-bandwidth, shared by every upload of this handle */
 } fsr;
 
 static const char *root_name(const fsr *f)
@@ -94,6 +96,7 @@ static pc_status fsr_open(const repo_opts *o, const char *rest, void **impl)
         return PC_E_INTERNAL;
     }
     f->file_flags = PC_FILE_MKDIRS | (o->fsync ? 0 : PC_FILE_NOSYNC);
+    pc_pacer_init(&f->pacer, o->max_bandwidth);
     *impl = f;
     return PC_OK;
 }
@@ -103,6 +106,7 @@ static void fsr_close(void *impl)
     fsr *f = impl;
     if (!f)
         return;
+    pc_pacer_destroy(&f->pacer);
     free(f->root);
     free(f);
 }
@@ -197,6 +201,51 @@ static void meta_destroy(pc_sink *s)
 static const pc_sink_ops meta_ops = {
     .name = "file-metadata", .write = meta_write, .finish = meta_finish, .destroy = meta_destroy};
 
+/* Pass-through stage that holds writes to --max-bandwidth, as the S3 backend does. */
+typedef struct pace_sink {
+    pc_sink base;
+    pc_pacer *pacer;
+} pace_sink;
+
+static pc_status pace_write(pc_sink *s, const void *data, size_t len)
+{
+    pace_sink *p = (pace_sink *)s;
+    size_t chunk = pc_pacer_chunk(p->pacer);
+    const char *d = data;
+    while (len > 0) {
+        size_t n = len < chunk ? len : chunk;
+        pc_pacer_wait(p->pacer, n);
+        pc_status st = pc_sink_write(s->next, d, n);
+        if (st)
+            return st;
+        d += n;
+        len -= n;
+    }
+    return PC_OK;
+}
+
+static void pace_destroy(pc_sink *s)
+{
+    free(s);
+}
+
+static const pc_sink_ops pace_ops = {
+    .name = "file-bandwidth", .write = pace_write, .destroy = pace_destroy};
+
+/* Wrap *chain in a pace stage when --max-bandwidth is set. */
+static pc_status add_pace(fsr *f, pc_sink **chain)
+{
+    if (!f->pacer.bps)
+        return PC_OK;
+    pace_sink *p = pc_calloc(1, sizeof *p);
+    if (!p)
+        return PC_E_INTERNAL;
+    pc_sink_init(&p->base, &pace_ops, *chain);
+    p->pacer = &f->pacer;
+    *chain = &p->base;
+    return PC_OK;
+}
+
 static pc_status fsr_put_stream(void *impl, const char *key, const repo_put_opts *po, pc_sink **out)
 {
     fsr *f = impl;
@@ -210,32 +259,36 @@ static pc_status fsr_put_stream(void *impl, const char *key, const repo_put_opts
     char *path = fsr_path(f, key);
     if (!path)
         return PC_E_INTERNAL;
-    pc_sink *file;
-    st = pc_sink_file_new(path, OBJ_MODE, f->file_flags, &file);
+    pc_sink *chain;
+    st = pc_sink_file_new(path, OBJ_MODE, f->file_flags, &chain);
     if (st) {
         pc_err_context("storing \"%s\"", key);
         free(path);
         return st;
     }
-    if (!po || po->nmeta == 0) {
-        free(path);
-        *out = file;
-        return PC_OK;
+    if (po && po->nmeta > 0) {
+        meta_sink *m = pc_calloc(1, sizeof *m);
+        if (!m) {
+            pc_sink_free(chain);
+            free(path);
+            return PC_E_INTERNAL;
+        }
+        pc_sink_init(&m->base, &meta_ops, chain);
+        m->path = path;
+        path = NULL;
+        m->n = po->nmeta;
+        for (size_t i = 0; i < po->nmeta; i++) {
+            snprintf(m->key[i], sizeof m->key[i], "%s", po->meta[i].key);
+            snprintf(m->value[i], sizeof m->value[i], "%s", po->meta[i].value);
+        }
+        chain = &m->base;
     }
-    meta_sink *m = pc_calloc(1, sizeof *m);
-    if (!m) {
-        pc_sink_free(file);
-        free(path);
-        return PC_E_INTERNAL;
+    free(path);
+    if ((st = add_pace(f, &chain)) != PC_OK) {
+        pc_sink_free(chain);
+        return st;
     }
-    pc_sink_init(&m->base, &meta_ops, file);
-    m->path = path;
-    m->n = po->nmeta;
-    for (size_t i = 0; i < po->nmeta; i++) {
-        snprintf(m->key[i], sizeof m->key[i], "%s", po->meta[i].key);
-        snprintf(m->value[i], sizeof m->value[i], "%s", po->meta[i].value);
-    }
-    *out = &m->base;
+    *out = chain;
     return PC_OK;
 }
 

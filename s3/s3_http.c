@@ -10,22 +10,21 @@
 #include <strings.h>
 #include <time.h>
 
-
 #include "common/error.h"
+#include "common/pacer.h"
 #include "common/timeutil.h"
 
-#define POOL_MAX           32
-#define DEFAULT_BODY_MAX   (1024 * 1024)
-#define ERROR_BODY_MAX     (64 * 1024)
-#define THROTTLE_WINDOW_US 100000 /* a quiet handle may burst this much time's worth */
+#define POOL_MAX         32
+#define DEFAULT_BODY_MAX (1024 * 1024)
+#define ERROR_BODY_MAX   (64 * 1024)
 
 struct s3_http {
     s3_http_opts o;
     char *ca_bundle;
-    pthread_mutex_t mu; /* pool and throttle */
+    pthread_mutex_t mu; /* the pool */
     CURL *idle[POOL_MAX];
     size_t nidle;
-    int64_t tb_next_us; /* when the next throttled byte may go */
+    pc_pacer pacer; /* max_send_bps, shared by every request */
 };
 
 pc_status s3_http_new(const s3_http_opts *o, s3_http **out)
@@ -46,6 +45,7 @@ pc_status s3_http_new(const s3_http_opts *o, s3_http **out)
     }
     h->o.ca_bundle = h->ca_bundle;
     pthread_mutex_init(&h->mu, NULL);
+    pc_pacer_init(&h->pacer, o->max_send_bps);
     *out = h;
     return PC_OK;
 }
@@ -57,6 +57,7 @@ void s3_http_free(s3_http *h)
     for (size_t i = 0; i < h->nidle; i++)
         curl_easy_cleanup(h->idle[i]);
     pthread_mutex_destroy(&h->mu);
+    pc_pacer_destroy(&h->pacer);
     free(h->ca_bundle);
     free(h);
 }
@@ -85,27 +86,6 @@ static void handle_put(s3_http *h, CURL *c)
     pthread_mutex_unlock(&h->mu);
     if (c)
         curl_easy_cleanup(c);
-}
-
-static void sleep_us(int64_t us)
-{
-    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-/* GCRA pacing: every caller books its bytes on one timeline and waits for its slot. */
-static void throttle_wait(s3_http *h, size_t n)
-{
-    int64_t now = pc_now_mono_us();
-    pthread_mutex_lock(&h->mu);
-    if (h->tb_next_us < now - THROTTLE_WINDOW_US)
-        h->tb_next_us = now - THROTTLE_WINDOW_US;
-    int64_t start = h->tb_next_us;
-    h->tb_next_us += (int64_t)((double)n * 1e6 / (double)h->o.max_send_bps);
-    pthread_mutex_unlock(&h->mu);
-    if (start > now)
-        sleep_us(start - now);
 }
 
 void s3_http_resp_init(s3_http_resp *r)
@@ -208,7 +188,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
         if (n > x->chunk)
             n = x->chunk;
         if (n)
-            throttle_wait(x->h, n);
+            pc_pacer_wait(&x->h->pacer, n);
     }
     if (n)
         memcpy(buf, (const char *)x->req->body + x->sent, n);
@@ -421,10 +401,8 @@ void s3_http_perform(s3_http *h, const s3_http_req *req, s3_http_resp *resp)
     }
 
     xfer x = {.h = h, .req = req, .resp = resp};
-    if (h->o.max_send_bps) {
-        uint64_t ch = h->o.max_send_bps / 10;
-        x.chunk = ch < 512 ? 512 : ch > 65536 ? 65536 : (size_t)ch;
-    }
+    if (h->o.max_send_bps)
+        x.chunk = pc_pacer_chunk(&h->pacer);
     int64_t cto = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : h->o.connect_timeout_ms;
     x.read_timeout_ms = h->o.read_timeout_ms > 0 ? h->o.read_timeout_ms : 60000;
 

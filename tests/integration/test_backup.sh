@@ -208,7 +208,7 @@ uploads_left() {
 
 # Background runs call "$PGCASK" itself: $! of a backgrounded shell function is its subshell.
 slow() { # options that make a backup last a few seconds
-    if [ "$KIND" = s3 ]; then echo --compression none --max-bandwidth 8MB --part-size 5MiB; else echo --compression none; fi
+    if [ "$KIND" = s3 ]; then echo --compression none --max-bandwidth 8MB --part-size 5MiB; else echo --compression none --max-bandwidth 20MB; fi
 }
 
 # ---- the body, once per repository kind ----
@@ -275,7 +275,8 @@ body() {
 
     if [ "$KIND" = file ]; then
         log "[$KIND] SIGINT in the middle (and a password given in -d is not in the process title)"
-        "$PGCASK" backup "${RA[@]}" --server "$SERVER" --immediate-checkpoint --compression none \
+        # shellcheck disable=SC2046
+        "$PGCASK" backup "${RA[@]}" --server "$SERVER" --immediate-checkpoint $(slow) \
             -d "dbname=postgres password=Sup3rS3cret" >"$TEST_TMP/int.out" 2>"$TEST_TMP/int.err" &
         pid=$!
         wait_upload

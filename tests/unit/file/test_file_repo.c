@@ -22,6 +22,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/sink.h"
+#include "common/timeutil.h"
 #include "s3/repo.h"
 
 typedef struct fx {
@@ -673,6 +674,36 @@ static void test_concurrent_puts(void **state)
     repo_free(r);
 }
 
+/* --max-bandwidth holds file:// writes too; metadata still lands through the pace stage */
+static void test_bandwidth(void **state)
+{
+    fx *f = *state;
+    repo_opts o;
+    repo_opts_init(&o);
+    o.url = f->url;
+    o.max_bandwidth = 1024 * 1024;
+    repo *r = NULL;
+    assert_int_equal(repo_open(&o, &r), PC_OK);
+    size_t n = 400 * 1024;
+    char *d = calloc(1, n);
+    repo_meta m[] = {{"sha256", "abc"}};
+    repo_put_opts po = {.meta = m, .nmeta = 1};
+    int64_t t0 = pc_now_mono_ms();
+    assert_int_equal(repo_put(r, "slow/a", d, n, &po), PC_OK);
+    assert_int_equal(repo_put(r, "slow/b", d, n, NULL), PC_OK);
+    int64_t ms = pc_now_mono_ms() - t0;
+    print_message("2 x 400 KiB at 1 MiB/s: %lld ms\n", (long long)ms);
+    /* 800 KiB at 1 MiB/s, less the 0.1 s burst a quiet pacer allows */
+    assert_true(ms >= 600 && ms < 3000);
+    repo_obj ob;
+    assert_int_equal(repo_head(r, "slow/a", &ob), PC_OK);
+    assert_int_equal(ob.size, n);
+    if (xattrs_supported(f->dir))
+        assert_string_equal(repo_obj_meta(&ob, "sha256"), "abc");
+    free(d);
+    repo_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_puts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bandwidth, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
