@@ -64,7 +64,7 @@ pc_status cmp_level_parse(cmp_codec c, const char *text, int *level);
  * many worker threads for one stream; others ignore it. gzip then still writes
  * one member (compress/pgzip.c), within a fraction of a percent of the
  * one-thread size and byte-identical for any thread count above one; it holds
- * about (threads + 2) x 550 KiB plus 256 KiB per thread.
+ * about (threads + 2) x 550 KiB plus 410 KiB per thread.
  */
 pc_status cmp_compress_new(cmp_codec c, int level, int threads, pc_sink *next, pc_sink **out);
 

@@ -4,6 +4,7 @@
  */
 
 #include <stdlib.h>
+#include <string.h>
 /* next_in becomes const: zlib never writes through it */
 #define ZLIB_CONST
 #include <zlib.h>
@@ -21,6 +22,7 @@ typedef struct gz_stage {
     pc_sink base;
     z_stream z;
     bool z_ready;
+    cmp_isal *isal; /* compression by igzip instead of z (levels 1-6) */
     cmp_out out;
     /* decompression only */
     bool member_done; /* the last member ended; the next byte starts another */
@@ -56,10 +58,36 @@ static pc_status deflate_run(gz_stage *g, int flush)
     }
 }
 
+void cmp_gzip_header(int level, unsigned char h[CMP_GZIP_HEADER])
+{
+    static const unsigned char base[CMP_GZIP_HEADER] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    memcpy(h, base, CMP_GZIP_HEADER);
+    h[8] = level == 9 ? 2 : level == 1 ? 4 : 0;
+}
+
+/* Feed igzip until it took all the input and, for END, wrote the trailer. */
+static pc_status isal_run(gz_stage *g, const unsigned char *p, size_t len, cmp_isal_flush flush)
+{
+    for (;;) {
+        size_t took, wrote;
+        bool done;
+        pc_status st = cmp_isal_run(g->isal, p, len, &took, cmp_out_tail(&g->out),
+                                    cmp_out_room(&g->out), &wrote, flush, &done);
+        if (st == PC_OK)
+            st = cmp_out_commit(&g->out, g->base.next, wrote);
+        if (st || done)
+            return st;
+        p += took;
+        len -= took;
+    }
+}
+
 static pc_status gz_compress_write(pc_sink *s, const void *data, size_t len)
 {
     gz_stage *g = (gz_stage *)s;
     const unsigned char *p = data;
+    if (g->isal)
+        return len ? isal_run(g, p, len, CMP_ISAL_NONE) : PC_OK;
     while (len > 0) {
         size_t k = len < GZ_SLICE ? len : GZ_SLICE;
         g->z.next_in = p;
@@ -76,9 +104,14 @@ static pc_status gz_compress_write(pc_sink *s, const void *data, size_t len)
 static pc_status gz_compress_finish(pc_sink *s)
 {
     gz_stage *g = (gz_stage *)s;
+    pc_status st;
+    if (g->isal) {
+        st = isal_run(g, NULL, 0, CMP_ISAL_END);
+        return st ? st : cmp_out_flush(&g->out, s->next);
+    }
     g->z.next_in = NULL;
     g->z.avail_in = 0;
-    pc_status st = deflate_run(g, Z_FINISH);
+    st = deflate_run(g, Z_FINISH);
     return st ? st : cmp_out_flush(&g->out, s->next);
 }
 
@@ -87,6 +120,7 @@ static void gz_compress_destroy(pc_sink *s)
     gz_stage *g = (gz_stage *)s;
     if (g->z_ready)
         deflateEnd(&g->z);
+    cmp_isal_free(g->isal);
     cmp_out_free(&g->out);
     free(g);
 }
@@ -177,7 +211,15 @@ static pc_status gz_new(const pc_sink_ops *ops, int level, uint64_t max_out, pc_
     }
     pc_sink_init(&g->base, ops, next);
     pc_status st = cmp_out_init(&g->out, CMP_OUT_CHUNK, max_out, "gzip");
-    if (st == PC_OK) {
+    int isal_level = ops == &gz_compress_ops ? cmp_isal_level(level) : -1;
+    if (st == PC_OK && isal_level > 0) {
+        /* igzip writes the deflate data and the trailer, the header is ours (as zlib's) */
+        unsigned char header[CMP_GZIP_HEADER];
+        cmp_gzip_header(level, header);
+        st = cmp_out_put(&g->out, next, header, sizeof header);
+        if (st == PC_OK)
+            st = cmp_isal_new(isal_level, true, &g->isal);
+    } else if (st == PC_OK) {
         int ret = ops == &gz_compress_ops
                       ? deflateInit2(&g->z, level, Z_DEFLATED, GZ_WINDOW, 8, Z_DEFAULT_STRATEGY)
                       : inflateInit2(&g->z, GZ_WINDOW);

@@ -56,6 +56,31 @@ pc_status cmp_err_empty(const char *codec);
 
 /* threads > 1 hands over to cmp_pgzip_compress_new; else one zlib stream on the caller's thread. */
 pc_status cmp_gzip_compress_new(int level, int threads, pc_sink *next, pc_sink **out);
+/* The gzip header zlib writes: no name, no mtime, OS Unix; XFL says fastest (4) or best (2). */
+#define CMP_GZIP_HEADER 10
+void cmp_gzip_header(int level, unsigned char h[CMP_GZIP_HEADER]);
+
+/*
+ * Deflate through ISA-L (compress/isal.c), loaded on first use.
+ * cmp_isal_level: the igzip level that does a gzip level, or -1 when zlib
+ * does it (levels 7-9, or libisal is not installed).
+ */
+typedef struct cmp_isal cmp_isal;
+typedef enum { CMP_ISAL_NONE, CMP_ISAL_SYNC, CMP_ISAL_END } cmp_isal_flush;
+int cmp_isal_level(int gzip_level);
+/* gzip_trailer: append CRC-32 and ISIZE at the end (the caller writes the header); else raw. */
+pc_status cmp_isal_new(int isal_level, bool gzip_trailer, cmp_isal **out);
+void cmp_isal_free(cmp_isal *c);
+/* Start a new raw stream whose matches may reach into dict (the previous block's tail). */
+pc_status cmp_isal_restart(cmp_isal *c, const void *dict, size_t dict_len);
+/*
+ * Compress from in into out. *done: all input taken and, with SYNC, flushed
+ * to a byte boundary (a non-final empty stored block); with END, the stream
+ * ended. Otherwise call again with the rest of the input and new output room.
+ */
+pc_status cmp_isal_run(cmp_isal *c, const void *in, size_t in_len, size_t *in_used, void *out,
+                       size_t out_cap, size_t *out_used, cmp_isal_flush flush, bool *done);
+
 /* One gzip member compressed in blocks on `threads` worker threads (compress/pgzip.c). */
 #define CMP_PGZIP_BLOCK (256u * 1024u) /* uncompressed bytes per block */
 pc_status cmp_pgzip_compress_new(int level, int threads, pc_sink *next, pc_sink **out);

@@ -12,12 +12,16 @@
  * CRCs (crc32_combine) and ISIZE. One member matters: Python's tarfile in
  * stream mode ("r|gz", what barman-cloud-restore uses) stops after the first.
  *
+ * Levels 1-6 compress each block with ISA-L's igzip instead of zlib
+ * (compress/isal.c): the same priming and sync flush, 5-30 times faster.
+ *
  * Block boundaries and dictionaries depend only on the input, so the output
  * is the same whatever the number of threads.
  *
  * Memory bound: threads + 2 block slots (PGZ_SLOTS), each with an input
  * buffer, a 32 KiB dictionary and an output buffer of deflateBound(block),
- * plus one deflate state per worker and the shared 256 KiB output chunk.
+ * plus one deflate state per worker (zlib's about 256 KiB, igzip's about
+ * 410 KiB with its level buffer) and the shared 256 KiB output chunk.
  * A slot is in flight from the moment write starts filling it until its
  * output has been handed to next; when every slot is in flight, write waits
  * for the oldest block (back-pressure). At threads = 2 that is about 3 MiB.
@@ -68,6 +72,7 @@ typedef struct pgz_worker {
     pgz_stage *g;
     z_stream z;
     bool z_ready;
+    cmp_isal *isal; /* instead of z when igzip does this level */
     bool started;
     pthread_t tid;
 } pgz_worker;
@@ -80,6 +85,7 @@ struct pgz_stage {
     size_t nworkers;
     pgz_worker *workers;
     long fail_block; /* test hook, copied at construction */
+    int isal_level;  /* igzip's level, or -1: zlib compresses */
 
     /* the writer's own (the caller's thread) */
     uint64_t seq_fill;  /* the block being filled, or the next one to fill */
@@ -108,6 +114,46 @@ static pgz_block *slot_of(pgz_stage *g, uint64_t seq)
 
 /* ---- workers ---- */
 
+/* Make room for more output in b->out: deflateBound can be exceeded by a flush marker. */
+static pc_status block_grow(pgz_block *b)
+{
+    size_t cap = b->out_cap + b->out_cap / 2;
+    unsigned char *p = pc_realloc(b->out, cap);
+    if (!p)
+        return PC_E_INTERNAL;
+    b->out = p;
+    b->out_cap = cap;
+    return PC_OK;
+}
+
+/* The same block through igzip: a raw stream primed with the dictionary, sync-flushed. */
+static pc_status block_isal(cmp_isal *c, pgz_block *b)
+{
+    pc_status st = cmp_isal_restart(c, b->dict, b->dict_len);
+    if (st)
+        return st;
+    b->crc = (uint32_t)crc32(0L, b->in, (uInt)b->len);
+    b->out_len = 0;
+    size_t used = 0;
+    for (;;) {
+        if (b->out_len == b->out_cap && (st = block_grow(b)) != PC_OK)
+            return st;
+        size_t took, wrote;
+        bool done;
+        st = cmp_isal_run(c, b->in + used, b->len - used, &took, b->out + b->out_len,
+                          b->out_cap - b->out_len, &wrote, b->last ? CMP_ISAL_END : CMP_ISAL_SYNC,
+                          &done);
+        if (st)
+            return st;
+        used += took;
+        b->out_len += wrote;
+        if (done)
+            return PC_OK;
+        if (b->out_len < b->out_cap && took == 0 && wrote == 0)
+            return pc_err(PC_E_INTERNAL, "gzip compression failed: ISA-L made no progress");
+    }
+}
+
 /* Compress one block into b->out (grown if deflateBound was not enough). */
 static pc_status block_deflate(z_stream *z, pgz_block *b)
 {
@@ -122,12 +168,9 @@ static pc_status block_deflate(z_stream *z, pgz_block *b)
     int flush = b->last ? Z_FINISH : Z_SYNC_FLUSH;
     for (;;) {
         if (b->out_len == b->out_cap) {
-            size_t cap = b->out_cap + b->out_cap / 2;
-            unsigned char *p = pc_realloc(b->out, cap);
-            if (!p)
-                return PC_E_INTERNAL;
-            b->out = p;
-            b->out_cap = cap;
+            pc_status st = block_grow(b);
+            if (st)
+                return st;
         }
         z->next_out = b->out + b->out_len;
         z->avail_out = (uInt)(b->out_cap - b->out_len);
@@ -160,6 +203,8 @@ static void *worker_main(void *arg)
         if (g->fail_block >= 0 && seq == (uint64_t)g->fail_block)
             st = pc_err(PC_E_INTERNAL, "gzip compression failed: injected failure in block %llu",
                         (unsigned long long)seq);
+        else if (w->isal)
+            st = block_isal(w->isal, b);
         else
             st = block_deflate(&w->z, b);
 
@@ -342,6 +387,8 @@ static void pgz_destroy(pc_sink *s)
         for (size_t i = 0; i < g->nworkers; i++)
             if (g->workers[i].z_ready)
                 deflateEnd(&g->workers[i].z);
+        for (size_t i = 0; i < g->nworkers; i++)
+            cmp_isal_free(g->workers[i].isal);
         free(g->workers);
     }
     if (g->slots) {
@@ -373,9 +420,8 @@ static pc_status pgz_setup(pgz_stage *g, int level)
     pc_status st = cmp_out_init(&g->out, CMP_OUT_CHUNK, 0, "gzip");
     if (st)
         return st;
-    /* the header zlib writes itself: no name, no mtime; XFL says fastest (4) or best (2) */
-    unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3 /* Unix */};
-    header[8] = level == 9 ? 2 : level == 1 ? 4 : 0;
+    unsigned char header[CMP_GZIP_HEADER];
+    cmp_gzip_header(level, header);
     if ((st = cmp_out_put(&g->out, g->base.next, header, sizeof header)) != PC_OK)
         return st;
 
@@ -383,18 +429,26 @@ static pc_status pgz_setup(pgz_stage *g, int level)
     g->slots = pc_calloc(g->nslots, sizeof *g->slots);
     if (!g->workers || !g->slots)
         return PC_E_INTERNAL;
-    size_t out_cap = 0;
     for (size_t i = 0; i < g->nworkers; i++) {
         pgz_worker *w = &g->workers[i];
         w->g = g;
+        if (g->isal_level > 0) {
+            if ((st = cmp_isal_new(g->isal_level, false, &w->isal)) != PC_OK)
+                return st;
+            continue;
+        }
         /* windowBits -15: raw deflate, the gzip wrapper is written here */
         int ret = deflateInit2(&w->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
         if (ret != Z_OK)
             return pc_err(PC_E_INTERNAL, "could not initialise zlib (error %d)", ret);
         w->z_ready = true;
-        /* the flush marker and the final empty block come on top of the bound */
-        out_cap = deflateBound(&w->z, PGZ_BLOCK) + 64;
     }
+    /*
+     * zlib's bound for a block, with room for the flush marker and the final
+     * empty block; igzip's stored blocks fit it too, and a block that does
+     * not fit grows its buffer (block_grow).
+     */
+    size_t out_cap = compressBound(PGZ_BLOCK) + 64;
     for (size_t i = 0; i < g->nslots; i++) {
         pgz_block *b = &g->slots[i];
         b->in = pc_malloc(PGZ_BLOCK);
@@ -434,6 +488,7 @@ pc_status cmp_pgzip_compress_new(int level, int threads, pc_sink *next, pc_sink 
     g->nworkers = (size_t)threads;
     g->nslots = PGZ_SLOTS(threads);
     g->fail_block = cmp_pgzip_test_fail_block;
+    g->isal_level = cmp_isal_level(level);
     g->crc = (uint32_t)crc32(0L, Z_NULL, 0);
     atomic_init(&g->failed, false);
     pc_status st = pgz_setup(g, level);

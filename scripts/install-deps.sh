@@ -13,7 +13,7 @@ set -euo pipefail
 
 BUILD=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libbz2-dev
        libzstd-dev liblz4-dev liblzma-dev libsnappy-dev libsqlite3-dev libpq-dev libjansson-dev
-       libexpat1-dev libinih-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
+       libexpat1-dev libinih-dev libisal-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
        protobuf-compiler libcmocka-dev)
 # postgresql-contrib-15 is not listed: on Debian 12 it is a virtual package that
 # postgresql-15 provides (the contrib modules ship inside postgresql-15).
@@ -23,13 +23,13 @@ TEST=(postgresql-15 swift-proxy swift-object swift-container swift-account memca
 
 # The shared libraries of the installed binaries (tests/integration/test_dockerfile.sh
 # checks this list against what they link): the first three lines are linked,
-# libcurl4 / libsnappy1v5 / libpq5 are loaded on first use (dlopen: S3, snappy,
-# backups), libgrpc29 and libprotobuf-c1 only by pgcask-sidecar. libgrpc29 pulls
+# libcurl4 / libsnappy1v5 / libpq5 / libisal2 are loaded on first use (dlopen: S3,
+# snappy, backups, gzip levels 1-6, which fall back to zlib without it), libgrpc29 and libprotobuf-c1 only by pgcask-sidecar. libgrpc29 pulls
 # libabsl, c-ares, re2 and libstdc++6; libc6 and libgcc-s1 are in every Debian base.
 RUNTIME=(libsqlite3-0 libexpat1 libjansson4 libinih1 libssl3
          libzstd1 liblz4-1 liblzma5 libbz2-1.0 zlib1g
          libgrpc29 libprotobuf-c1
-         libcurl4 libsnappy1v5 libpq5 ca-certificates)
+         libcurl4 libsnappy1v5 libpq5 libisal2 ca-certificates)
 
 mode=all
 list=

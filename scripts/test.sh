@@ -170,10 +170,13 @@ EOF
         seg=$(cd "$PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | sort | head -n 1)
         vg 0 "wal-archive" wal-archive "${r[@]}" --server vg "$PGDATA/pg_wal/$seg"
         vg 0 "wal-archive (already there)" wal-archive "${r[@]}" --server vg "$PGDATA/pg_wal/$seg"
+        vg 0 "wal-archive gzip (igzip)" wal-archive "${r[@]}" --server vgz --compression gzip \
+            "$PGDATA/pg_wal/$seg"
         vg 0 "wal-restore" wal-restore "${r[@]}" --server vg "$seg" "$vt/seg"
         vg 1 "wal-restore missing" wal-restore "${r[@]}" --server vg 00000002.history "$vt/h"
         vg 11 "check-wal-archive (not empty)" check-wal-archive "${r[@]}" --server pg1
-        vg 0 "backup (streamed)" backup "${r[@]}" --server pg1 --immediate-checkpoint
+        vg 0 "backup (streamed, gzip -J 2)" backup "${r[@]}" --server pg1 --immediate-checkpoint \
+            --compression gzip -J 2
         "$pgs" sql "$pg" "insert into t select g from generate_series(1, 1000) g" >/dev/null
         vg 0 "backup --local --type incr" backup "${r[@]}" --server pg1 --immediate-checkpoint \
             --local "$PGDATA" --type incr

@@ -134,7 +134,7 @@ static void test_segment_numbers_all_sizes(void **state)
 {
     for (uint64_t segsize = MiB; segsize <= 1024 * MiB; segsize *= 2) {
         uint64_t per = 0x100000000ULL / segsize;
-        char name[PC_WAL_NAME_LEN + 1], next[PC_WAL_NAME_LEN + 1], want[PC_WAL_NAME_LEN + 1];
+        char name[PC_WAL_NAME_LEN + 9], next[PC_WAL_NAME_LEN + 1], want[PC_WAL_NAME_LEN + 1];
         uint32_t log, seg;
 
         assert_int_equal(pc_wal_segno(0, 0, segsize), 0);

@@ -343,7 +343,10 @@ static void t_threads_independent(void **state)
     /* the same bytes whatever the thread count; a size close to one thread's */
     static const size_t odd[] = {65537, 4093};
     pc_buf one, z2, z3, z4, z64;
-    for (int level = 1; level <= 6; level += 5) {
+    /* 1 and 6 go through igzip when libisal is installed, 9 through zlib */
+    static const int levels[] = {1, 6, 9};
+    for (size_t li = 0; li < sizeof levels / sizeof levels[0]; li++) {
+        int level = levels[li];
         assert_int_equal(gz(1, level, big, big_len, NULL, 0, &one, NULL), PC_OK);
         assert_int_equal(gz(2, level, big, big_len, NULL, 0, &z2, NULL), PC_OK);
         assert_int_equal(gz(3, level, big, big_len, odd, 2, &z3, NULL), PC_OK);
