@@ -258,7 +258,8 @@ typedef struct file_sink {
     pc_sink base;
     bk_recv *rv;
     rv_archive *ar;
-    pc_hash *h;
+    pc_hash *h;   /* SHA-256: what the manifest keeps */
+    uint32_t crc; /* CRC-32C: checked against the server's backup_manifest */
     char *path;
     const char *part; /* name of the part holding it (owned by the archive) */
     uint64_t size;
@@ -271,6 +272,7 @@ static pc_status fs_write(pc_sink *s, const void *data, size_t len)
 {
     file_sink *f = (file_sink *)s;
     pc_hash_update(f->h, data, len);
+    f->crc = pc_crc32c(f->crc, data, len);
     if (f->label) {
         pc_status st = pc_buf_append(&f->rv->label, data, len);
         if (st)
@@ -304,6 +306,7 @@ static pc_status fs_finish(pc_sink *s)
         .sha256 = hex,
         .backup_id = f->rv->backup_id,
         .archive = f->part,
+        .crc32c = f->crc,
     };
     if ((st = cat_mf_index_add(f->rv->files, &mf)) != PC_OK)
         return st;
@@ -602,6 +605,13 @@ static pc_status on_server_file(void *ud, const bb_manifest_file *f)
         quote_path(PC_E_CORRUPT, "", f->path, " has another size in the server's backup_manifest");
         pc_err_detail("stream: %" PRIu64 " bytes, manifest: %" PRIu64 " bytes", mine->size,
                       f->size);
+        return PC_E_CORRUPT;
+    }
+    if (f->has_crc32c && mine->crc32c != f->crc32c_le && mine->crc32c != f->crc32c_be) {
+        quote_path(PC_E_CORRUPT, "the CRC-32C of ", f->path,
+                   " received differs from the server's backup_manifest");
+        pc_err_detail("received %08x, manifest %08x", (unsigned)mine->crc32c,
+                      (unsigned)f->crc32c_le);
         return PC_E_CORRUPT;
     }
     if (f->sha256 && strcmp(f->sha256, mine->sha256) != 0) {

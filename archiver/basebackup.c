@@ -606,7 +606,7 @@ char *bb_command(const bb_options *o)
         }
     }
     return pc_asprintf("BASE_BACKUP (LABEL '%s', PROGRESS, CHECKPOINT '%s', WAIT false, "
-                       "MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA256')",
+                       "MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C')",
                        o->label, o->fast_checkpoint ? "fast" : "spread");
 }
 
@@ -907,12 +907,20 @@ static pc_status manifest_file_line(const char *line, size_t n, char **path_buf,
     if (alg) {
         const char *sum = pc_json_get_str(o, "Checksum");
         unsigned char d[PC_SHA256_LEN];
-        if (strcmp(alg, "SHA256") != 0 || !sum || strlen(sum) != 2 * PC_SHA256_LEN ||
-            pc_unhex(sum, d, sizeof d) != PC_OK) {
+        size_t dl = strcmp(alg, "SHA256") == 0 ? PC_SHA256_LEN : strcmp(alg, "CRC32C") == 0 ? 4 : 0;
+        if (!dl || !sum || strlen(sum) != 2 * dl || pc_unhex(sum, d, dl) != PC_OK) {
             pc_json_free(o);
-            return manifest_bad("file \"%.200s\" has no SHA256 checksum", path);
+            return manifest_bad("file \"%.200s\" has no SHA256 or CRC32C checksum", path);
         }
-        f.sha256 = sum;
+        if (dl == 4) {
+            f.has_crc32c = true;
+            f.crc32c_le =
+                (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+            f.crc32c_be =
+                (uint32_t)d[3] | (uint32_t)d[2] << 8 | (uint32_t)d[1] << 16 | (uint32_t)d[0] << 24;
+        } else {
+            f.sha256 = sum;
+        }
     }
     st = cb(ud, &f);
     pc_json_free(o);

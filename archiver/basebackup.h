@@ -189,6 +189,12 @@ typedef struct bb_manifest_file {
     const char *path; /* relative to PGDATA ("pg_tblspc/<oid>/..." for tablespaces) */
     uint64_t size;
     const char *sha256; /* lower-case hex, NULL when the manifest has no SHA256 checksum */
+    /*
+     * A CRC32C checksum: the 4 bytes of the server's pg_crc32c in its own
+     * byte order, so the value read as little- or big-endian.
+     */
+    bool has_crc32c;
+    uint32_t crc32c_le, crc32c_be;
 } bb_manifest_file;
 
 typedef pc_status (*bb_manifest_file_cb)(void *ud, const bb_manifest_file *f);

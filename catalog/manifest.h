@@ -61,12 +61,14 @@ typedef struct cat_mf_file {
     const char *tablespace; /* oid as text, NULL for PGDATA */
     char type;              /* 'f' file, 'd' directory, 'l' symlink */
     uint64_t size;
-    int64_t mtime;          /* epoch seconds */
+    int64_t mtime; /* epoch seconds */
     uint32_t mode;
-    const char *sha256;     /* hex; NULL for directories and links */
-    const char *backup_id;  /* the backup whose archives hold the bytes */
-    const char *archive;    /* archive name within that backup; NULL for d/l */
-    const char *target;     /* symlink target, NULL otherwise */
+    const char *sha256;    /* hex; NULL for directories and links */
+    const char *backup_id; /* the backup whose archives hold the bytes */
+    const char *archive;   /* archive name within that backup; NULL for d/l */
+    const char *target;    /* symlink target, NULL otherwise */
+    uint32_t crc32c;       /* in memory only (not written): CRC-32C of the content when
+                              the backup receiver computed it */
 } cat_mf_file;
 
 /* ---- writer ---- */

@@ -308,7 +308,7 @@ static void test_command(void **state)
     char *c = bb_command(&o);
     assert_string_equal(c, "BASE_BACKUP (LABEL 'pgcask backup 20261121T100000', PROGRESS, "
                            "CHECKPOINT 'fast', WAIT false, MANIFEST 'yes', MANIFEST_CHECKSUMS "
-                           "'SHA256')");
+                           "'CRC32C')");
     free(c);
     o.fast_checkpoint = false;
     c = bb_command(&o);
@@ -343,6 +343,9 @@ typedef struct mfile {
     bool encoded;
 } mfile;
 
+/* The checksums make_pg_manifest writes: CRC32C (what pgcask asks for) or SHA256. */
+static bool manifest_sha256;
+
 /* A backup_manifest as PostgreSQL writes it, with a correct Manifest-Checksum. */
 static void make_pg_manifest(const mfile *files, size_t n, pc_buf *out)
 {
@@ -360,10 +363,16 @@ static void make_pg_manifest(const mfile *files, size_t n, pc_buf *out)
         } else {
             pc_buf_printf(out, "{ \"Path\": \"%s\"", files[i].path);
         }
+        if (!manifest_sha256) {
+            /* PostgreSQL prints its pg_crc32c's bytes in memory order: little-endian here */
+            uint32_t c = pc_crc32c(0, files[i].content, strlen(files[i].content));
+            unsigned char le[4] = {c & 0xff, (c >> 8) & 0xff, (c >> 16) & 0xff, c >> 24};
+            pc_hex(le, sizeof le, hex);
+        }
         pc_buf_printf(out,
                       ", \"Size\": %zu, \"Last-Modified\": \"2026-11-21 10:00:00 GMT\", "
-                      "\"Checksum-Algorithm\": \"SHA256\", \"Checksum\": \"%s\" }",
-                      strlen(files[i].content), hex);
+                      "\"Checksum-Algorithm\": \"%s\", \"Checksum\": \"%s\" }",
+                      strlen(files[i].content), manifest_sha256 ? "SHA256" : "CRC32C", hex);
     }
     pc_buf_append_str(out, "\n],\n\"WAL-Ranges\": [\n{ \"Timeline\": 1, \"Start-LSN\": "
                            "\"0/2000028\", \"End-LSN\": \"0/2000100\" }\n],\n");
@@ -376,8 +385,12 @@ static void make_pg_manifest(const mfile *files, size_t n, pc_buf *out)
 
 static pc_status collect_file(void *ud, const bb_manifest_file *f)
 {
-    pc_buf_printf(ud, "%s|%llu|%s\n", f->path, (unsigned long long)f->size,
-                  f->sha256 ? f->sha256 : "-");
+    if (f->has_crc32c)
+        pc_buf_printf(ud, "%s|%llu|crc32c %08x %08x\n", f->path, (unsigned long long)f->size,
+                      (unsigned)f->crc32c_le, (unsigned)f->crc32c_be);
+    else
+        pc_buf_printf(ud, "%s|%llu|%s\n", f->path, (unsigned long long)f->size,
+                      f->sha256 ? f->sha256 : "-");
     return PC_OK;
 }
 
@@ -391,7 +404,17 @@ static void test_pg_manifest(void **state)
     pc_buf m, got;
     pc_buf_init(&m, PC_BUF_NOCAP);
     pc_buf_init(&got, PC_BUF_NOCAP);
+    /* CRC32C, what pgcask asks for: the published check value of "123456789" is e3069283 */
+    const mfile check[] = {{"base/1/2", "123456789", false}};
+    make_pg_manifest(check, 1, &m);
+    assert_non_null(strstr(pc_buf_cstr(&m), "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": "
+                                            "\"839206e3\""));
+    assert_int_equal(bb_manifest_parse((const char *)m.data, m.len, collect_file, &got), PC_OK);
+    assert_string_equal(pc_buf_cstr(&got), "base/1/2|9|crc32c e3069283 839206e3\n");
+    pc_buf_reset(&got);
+    manifest_sha256 = true;
     make_pg_manifest(files, 3, &m);
+    manifest_sha256 = false;
     assert_int_equal(bb_manifest_parse((const char *)m.data, m.len, collect_file, &got), PC_OK);
     assert_string_equal(pc_buf_cstr(&got),
                         "backup_label|5|"
@@ -779,6 +802,14 @@ static void test_receiver_mismatch(void **state)
     memcpy(more, SERVER_FILES, sizeof SERVER_FILES);
     more[2].content = "pg_databasX";
     make_pg_manifest(more, n, &m);
+    assert_int_equal(receive(r, (const char *)m.data, m.len, true, &rv), PC_E_CORRUPT);
+    assert_string_equal(pc_err_get()->message, "the CRC-32C of \"global/1262\" received differs "
+                                               "from the server's backup_manifest");
+    bk_recv_free(rv);
+    /* the same with a manifest of SHA-256 checksums */
+    manifest_sha256 = true;
+    make_pg_manifest(more, n, &m);
+    manifest_sha256 = false;
     assert_int_equal(receive(r, (const char *)m.data, m.len, true, &rv), PC_E_CORRUPT);
     assert_string_equal(pc_err_get()->message, "the SHA-256 of \"global/1262\" received differs "
                                                "from the server's backup_manifest");

@@ -40,11 +40,11 @@ static const cat_mf_archive ARCH[] = {
 };
 
 static const cat_mf_file FILES[] = {
-    {"base/1/1259", NULL, 'f', 8192, 1795255100, 0600, SHA_A, ID, "data.tar.zst", NULL},
-    {"base", NULL, 'd', 0, 1795255000, 0700, NULL, ID, NULL, NULL},
-    {"pg_tblspc/16385", NULL, 'l', 0, 1795255000, 0777, NULL, ID, NULL, "/srv/tbs \"one\""},
-    {"PG_15_202209061/5/16390", "16385", 'f', 0, -5, 0600, SHA_B, ID, "16385.tar.zst", NULL},
-    {"caf\xc3\xa9/\xe2\x82\xac", NULL, 'f', 1, 0, 0644, SHA_B, ID, "data.tar.zst", NULL},
+    {"base/1/1259", NULL, 'f', 8192, 1795255100, 0600, SHA_A, ID, "data.tar.zst", NULL, 0},
+    {"base", NULL, 'd', 0, 1795255000, 0700, NULL, ID, NULL, NULL, 0},
+    {"pg_tblspc/16385", NULL, 'l', 0, 1795255000, 0777, NULL, ID, NULL, "/srv/tbs \"one\"", 0},
+    {"PG_15_202209061/5/16390", "16385", 'f', 0, -5, 0600, SHA_B, ID, "16385.tar.zst", NULL, 0},
+    {"caf\xc3\xa9/\xe2\x82\xac", NULL, 'f', 1, 0, 0644, SHA_B, ID, "data.tar.zst", NULL, 0},
 };
 
 #define NARCH  (sizeof ARCH / sizeof ARCH[0])
