@@ -201,6 +201,9 @@ summary() {
     printf '%-44s %-6s %8s\n' STEP RESULT SECONDS
     awk -F '\t' '{ printf "%-44s %-6s %8s\n", $1, $2, $3 }' "$RESULTS"
     if [ -n "$FAILED" ]; then echo "FAILED"; else echo "all passed"; fi
+    # the closing line CI reads: steps and integration tests counted
+    awk -F '\t' '$2 == "PASS" { p++ } $2 == "FAIL" { f++ } $2 == "SKIP" { s++ }
+        END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$RESULTS"
 }
 
 step install-deps scripts/install-deps.sh || { summary; exit 1; }
