@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archiver/backup_int.h"
@@ -528,23 +529,37 @@ static pc_status no_objects(const repo_entry *e, void *ud)
     return PC_E_CONFLICT; /* stops the listing at the first object */
 }
 
+/* The id is the start time to the second, as barman names backups. When that
+ * second's id is taken (the previous backup was short and started in the same
+ * second), the next second is waited for: a backup never overwrites another. */
 static pc_status claim_id(bk *b)
 {
-    b->t0_us = pc_now_us();
-    b->t0_mono = pc_now_mono_us();
-    pc_time_backup_id(b->t0_us, b->id, sizeof b->id);
-    snprintf(b->res->backup_id, sizeof b->res->backup_id, "%s", b->id);
-    if (!(b->prefix = pc_layout_backup_prefix(b->server, b->id)))
-        return PC_E_INTERNAL;
-    pc_status st = repo_list(b->r, b->prefix, "/", no_objects, NULL);
-    if (st == PC_E_CONFLICT) {
-        pc_err(PC_E_CONFLICT, "backup %s already exists in %s (server %s)", b->id, repo_url(b->r),
-               b->server);
-        pc_err_hint("Another backup started in the same second; nothing was overwritten. Run "
-                    "the backup again.");
-        return PC_E_CONFLICT;
+    for (int attempt = 0;; attempt++) {
+        b->t0_us = pc_now_us();
+        b->t0_mono = pc_now_mono_us();
+        pc_time_backup_id(b->t0_us, b->id, sizeof b->id);
+        snprintf(b->res->backup_id, sizeof b->res->backup_id, "%s", b->id);
+        free(b->prefix);
+        if (!(b->prefix = pc_layout_backup_prefix(b->server, b->id)))
+            return PC_E_INTERNAL;
+        pc_status st = repo_list(b->r, b->prefix, "/", no_objects, NULL);
+        if (st != PC_E_CONFLICT)
+            return st;
+        if (attempt == 2) {
+            pc_err(PC_E_CONFLICT, "backup %s already exists in %s (server %s)", b->id,
+                   repo_url(b->r), b->server);
+            pc_err_hint("Another backup is starting every second; nothing was overwritten. Run "
+                        "the backup again.");
+            return PC_E_CONFLICT;
+        }
+        pc_debug("backup id %s is taken; waiting for the next second", b->id);
+        int64_t left_us = 1000000 - (int64_t)(b->t0_us % 1000000) + 1000;
+        struct timespec ts = {(time_t)(left_us / 1000000), (long)(left_us % 1000000) * 1000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !got_signal)
+            ;
+        if (got_signal)
+            return interrupted();
     }
-    return st;
 }
 
 static pc_status clean_leftovers(bk *b)

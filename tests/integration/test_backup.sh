@@ -417,7 +417,7 @@ expect_stderr_contains "error: could not connect to PostgreSQL: connection to se
 expect_error_hint
 grep -q Sup3rS3cret "$ERR_FILE" && fail "the password appears in the error output"
 
-log "two backups in the same second: the second is refused, nothing is overwritten"
+log "the same second three times over (a frozen clock): refused, nothing is overwritten"
 export PGCASK_FAKE_NOW
 PGCASK_FAKE_NOW=$(date +%s)
 take_backup
