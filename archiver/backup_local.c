@@ -368,7 +368,8 @@ static uint32_t id32(uint64_t v)
 
 static pc_status add_entry(bk_local *l, const area *a, const char *rel, char type,
                            const struct stat *sb, uint64_t size, const char *sha,
-                           const char *backup, const char *archive, const char *target)
+                           const uint32_t *crc, const char *backup, const char *archive,
+                           const char *target)
 {
     cat_mf_file f = {
         .path = rel,
@@ -380,6 +381,8 @@ static pc_status add_entry(bk_local *l, const area *a, const char *rel, char typ
                 : sb        ? (uint32_t)(sb->st_mode & 07777)
                             : 0600,
         .sha256 = sha,
+        .has_crc32c = crc != NULL,
+        .crc32c = crc ? *crc : 0,
         .backup_id = backup,
         .archive = archive,
         .target = target,
@@ -394,7 +397,7 @@ static pc_status add_dir(bk_local *l, area *a, const char *rel, const struct sta
 {
     pc_status st = bk_archive_dir(a->out, rel, (uint32_t)(sb->st_mode & 07777), sb->st_mtime,
                                   id32(sb->st_uid), id32(sb->st_gid));
-    return st ? st : add_entry(l, a, rel, 'd', sb, 0, NULL, l->backup_id, NULL, NULL);
+    return st ? st : add_entry(l, a, rel, 'd', sb, 0, NULL, NULL, l->backup_id, NULL, NULL);
 }
 
 static pc_status tick(bk_local *l)
@@ -418,10 +421,11 @@ static pc_status read_some(int fd, unsigned char *buf, size_t want, size_t *got,
 
 /*
  * Read exactly size bytes of fd (zeros past an early end, nothing past size)
- * into the hash and, when out is set, into the open archive member.
+ * into the hash (and the CRC-32C when crc is set) and, when out is set, into
+ * the open archive member.
  */
 static pc_status stream_file(bk_local *l, const area *a, const char *rel, int fd, uint64_t size,
-                             pc_hash *h, bk_archive *out, bool *shrunk)
+                             pc_hash *h, uint32_t *crc, bk_archive *out, bool *shrunk)
 {
     uint64_t left = size;
     *shrunk = false;
@@ -440,6 +444,8 @@ static pc_status stream_file(bk_local *l, const area *a, const char *rel, int fd
         if (*shrunk)
             got = want;
         pc_hash_update(h, l->buf, got);
+        if (crc)
+            *crc = pc_crc32c(*crc, l->buf, got);
         if (out)
             st = bk_archive_file_write(out, l->buf, got);
         left -= got;
@@ -489,8 +495,9 @@ static pc_status copy_fd(bk_local *l, area *a, const char *rel, int fd)
     if (alone)
         bk_archive_cut(a->out); /* and the next member goes on */
     bool shrunk = false;
+    uint32_t crc = 0;
     if (st == PC_OK)
-        st = stream_file(l, a, rel, fd, size, h, a->out, &shrunk);
+        st = stream_file(l, a, rel, fd, size, h, &crc, a->out, &shrunk);
     if (st == PC_OK)
         st = bk_archive_file_end(a->out);
     if (st == PC_OK) {
@@ -505,7 +512,7 @@ static pc_status copy_fd(bk_local *l, area *a, const char *rel, int fd)
         }
         char hex[2 * PC_SHA256_LEN + 1];
         hex_of(h, hex);
-        st = add_entry(l, a, rel, 'f', &sb, size, hex, l->backup_id, part, NULL);
+        st = add_entry(l, a, rel, 'f', &sb, size, hex, &crc, l->backup_id, part, NULL);
     }
     pc_hash_free(h);
     if (st == PC_OK) {
@@ -520,8 +527,9 @@ static pc_status copy_fd(bk_local *l, area *a, const char *rel, int fd)
 static pc_status keep(bk_local *l, area *a, const char *rel, const struct stat *sb,
                       const cat_mf_file *prev)
 {
-    pc_status st = add_entry(l, a, rel, 'f', sb, prev->size, prev->sha256, prev->backup_id,
-                             prev->archive, NULL);
+    pc_status st =
+        add_entry(l, a, rel, 'f', sb, prev->size, prev->sha256,
+                  prev->has_crc32c ? &prev->crc32c : NULL, prev->backup_id, prev->archive, NULL);
     if (st == PC_OK) {
         l->stats.kept_files++;
         l->stats.kept_bytes += prev->size;
@@ -540,7 +548,7 @@ static pc_status same_content(bk_local *l, const area *a, const char *rel, int f
     if (st)
         return st;
     bool shrunk = false;
-    st = stream_file(l, a, rel, fd, prev->size, h, NULL, &shrunk);
+    st = stream_file(l, a, rel, fd, prev->size, h, NULL, NULL, &shrunk);
     char hex[2 * PC_SHA256_LEN + 1];
     hex_of(h, hex);
     pc_hash_free(h);
@@ -688,7 +696,7 @@ static pc_status link_entry(bk_local *l, area *a, int dirfd, const dent *e, cons
     pc_status st = in_tar ? bk_archive_symlink(a->out, rel, target, e->sb.st_mtime,
                                                id32(e->sb.st_uid), id32(e->sb.st_gid), &part)
                           : PC_OK;
-    return st ? st : add_entry(l, a, rel, 'l', &e->sb, 0, NULL, l->backup_id, NULL, target);
+    return st ? st : add_entry(l, a, rel, 'l', &e->sb, 0, NULL, NULL, l->backup_id, NULL, target);
 }
 
 static pc_status walk(bk_local *l, area *a, int dirfd, const char *rel)
@@ -914,7 +922,8 @@ pc_status bk_local_finish(bk_local *l, const char *backup_label)
         char hex[2 * PC_SHA256_LEN + 1];
         pc_sha256(backup_label, len, d);
         pc_hex(d, sizeof d, hex);
-        st = add_entry(l, a, "backup_label", 'f', NULL, len, hex, l->backup_id, part, NULL);
+        uint32_t crc = pc_crc32c(0, backup_label, len);
+        st = add_entry(l, a, "backup_label", 'f', NULL, len, hex, &crc, l->backup_id, part, NULL);
         l->stats.copied_files++;
         l->stats.copied_bytes += len;
         l->stats.logical += len;

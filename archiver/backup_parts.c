@@ -306,6 +306,7 @@ static pc_status fs_finish(pc_sink *s)
         .sha256 = hex,
         .backup_id = f->rv->backup_id,
         .archive = f->part,
+        .has_crc32c = true,
         .crc32c = f->crc,
     };
     if ((st = cat_mf_index_add(f->rv->files, &mf)) != PC_OK)
@@ -667,7 +668,9 @@ static pc_status add_manifest(bk_recv *rv, rv_archive *base)
                       .mode = 0600,
                       .sha256 = hex,
                       .backup_id = rv->backup_id,
-                      .archive = part};
+                      .archive = part,
+                      .has_crc32c = true,
+                      .crc32c = pc_crc32c(0, rv->manifest.data, rv->manifest.len)};
     if ((st = cat_mf_index_add(rv->files, &mf)) != PC_OK)
         return st;
     rv->logical += rv->manifest.len;

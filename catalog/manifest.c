@@ -8,6 +8,7 @@
  */
 #include "catalog/manifest.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,6 +249,8 @@ static pc_status check_file(pc_status st, const cat_mf_file *f)
     r = check_sha256(st, w, f->sha256, !reg);
     if (!r && !reg && f->sha256)
         r = bad(st, w, "only regular files have a sha256:", f->path);
+    if (!r && !reg && f->has_crc32c)
+        r = bad(st, w, "only regular files have a crc32c:", f->path);
     if (!r)
         r = check_archive_name(st, w, f->archive, !reg);
     if (!r && !reg && f->archive)
@@ -384,6 +387,11 @@ pc_status cat_mfw_file(cat_mfw *w, const cat_mf_file *f)
     pc_jw_kint(&j, "mtime", f->mtime);
     pc_jw_kuint(&j, "mode", f->mode);
     jw_opt_str(&j, "sha256", f->sha256);
+    if (f->has_crc32c) {
+        char crc[9];
+        snprintf(crc, sizeof crc, "%08" PRIx32, f->crc32c);
+        pc_jw_kstr(&j, "crc32c", crc);
+    }
     pc_jw_kstr(&j, "backup", f->backup_id);
     jw_opt_str(&j, "archive", f->archive);
     jw_opt_str(&j, "target", f->target);
@@ -585,6 +593,19 @@ static pc_status read_file(mf_reader *r, const pc_json *o)
         char q[200];
         quoted(type, q, sizeof q);
         return damaged(r, "type \"%s\" is not f, d or l", q);
+    }
+    const pc_json *crc = pc_json_get(o, "crc32c");
+    if (crc) {
+        const char *hex = pc_json_is_string(crc) ? pc_json_string(crc) : "";
+        uint32_t v = 0;
+        size_t i = 0;
+        for (; hex[i] && i < 8 && isxdigit((unsigned char)hex[i]); i++)
+            v = v << 4 | (uint32_t)(isdigit((unsigned char)hex[i]) ? hex[i] - '0'
+                                                                   : (hex[i] | 0x20) - 'a' + 10);
+        if (i != 8 || hex[i])
+            return damaged(r, "key \"crc32c\" is not 8 hexadecimal digits");
+        f.has_crc32c = true;
+        f.crc32c = v;
     }
     f.type = type[0];
     f.size = (uint64_t)size;

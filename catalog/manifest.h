@@ -15,6 +15,7 @@
  *    "raw_size":N,"sha256":"<hex of the stored bytes>"}            (one per part)
  *   {"file":"base/1/1259","tablespace":null|"16385","type":"f"|"d"|"l",
  *    "size":N,"mtime":T,"mode":384,"sha256":"<hex>"|null,
+ *    "crc32c":"<8 hex digits>" (optional; regular files),
  *    "backup":"<id holding the bytes>","archive":"data.tar.zst"|null,
  *    "target":"<symlink target>"|null}                              (one per entry)
  *   {"end":true,"archives":N,"files":N,"sha256":"<hex of every line above>"}
@@ -67,8 +68,8 @@ typedef struct cat_mf_file {
     const char *backup_id; /* the backup whose archives hold the bytes */
     const char *archive;   /* archive name within that backup; NULL for d/l */
     const char *target;    /* symlink target, NULL otherwise */
-    uint32_t crc32c;       /* in memory only (not written): CRC-32C of the content when
-                              the backup receiver computed it */
+    bool has_crc32c;       /* crc32c is known (written as "crc32c", optional) */
+    uint32_t crc32c;       /* CRC-32C of the content (regular files only) */
 } cat_mf_file;
 
 /* ---- writer ---- */

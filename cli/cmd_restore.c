@@ -77,6 +77,7 @@ pc_status cmd_restore(cli_ctx *ctx)
     o.recovery_config = cli_opt_count(ctx, "recovery-config") > 0;
     o.standby = cli_opt_count(ctx, "standby") > 0;
     o.delta = cli_opt_count(ctx, "delta") > 0;
+    o.verify_sha256 = cli_opt_count(ctx, "verify-sha256") > 0;
     rst_result r;
     st = rst_restore(ctx->cfg, &o, &r);
     free(rules);

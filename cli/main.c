@@ -99,6 +99,9 @@ static const cli_opt restore_opts[] = {
     {"delta", 0, CLI_NOARG, NULL, NULL, NULL,
      "restore into an existing data directory: keep the files whose size and SHA-256 match the "
      "backup, rewrite the others, remove what the backup does not have"},
+    {"verify-sha256", 0, CLI_NOARG, NULL, NULL, NULL,
+     "check every restored file against its SHA-256 (default: its CRC-32C when the manifest has "
+     "one; the stored archives' SHA-256 is always checked)"},
     {0},
 };
 

@@ -1201,6 +1201,7 @@ pc_status rst_restore(const pc_cfg *cfg, const rst_opts *o, rst_result *result)
             .jobs = o->jobs,
             .manifest = p.has_manifest ? p.mf : NULL,
             .area_ts = p.area_ts,
+            .verify_sha256 = o->verify_sha256,
         };
         st = rst_unpack(&uo, &ur);
         res.archives = p.narchives;

@@ -62,6 +62,13 @@ typedef struct rst_opts {
      * is restored as without it.
      */
     bool delta;
+    /*
+     * Check every restored file against its SHA-256 in pgcask.manifest. By
+     * default a file whose manifest entry has a CRC-32C is checked with it
+     * (as pg_verifybackup does by default); the stored archives are always
+     * checked against their SHA-256.
+     */
+    bool verify_sha256;
 } rst_opts;
 
 typedef struct rst_result {

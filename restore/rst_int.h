@@ -139,6 +139,8 @@ typedef struct rst_unpack_opts {
        area i > 0 is area_ts[i]) */
     cat_mf_index *manifest;
     const char *const *area_ts;
+    /* check files with their SHA-256 even when the manifest has a CRC-32C */
+    bool verify_sha256;
 } rst_unpack_opts;
 
 typedef struct rst_unpack_result {

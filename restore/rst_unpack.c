@@ -92,8 +92,8 @@ bool rst_archive_name_parse(const char *name, bool *pgdata, uint32_t *oid, cmp_c
                 return false;
     }
     /* the archives of a differential or incremental backup: "data-incr", "16385-diff" */
-    if (part > 5 && (memcmp(name + part - 5, "-incr", 5) == 0 ||
-                     memcmp(name + part - 5, "-diff", 5) == 0))
+    if (part > 5 &&
+        (memcmp(name + part - 5, "-incr", 5) == 0 || memcmp(name + part - 5, "-diff", 5) == 0))
         part -= 5;
     if (part == 4 && memcmp(name, "data", 4) == 0) {
         *pgdata = true;
@@ -126,8 +126,10 @@ typedef struct fsink {
     char *name;  /* member, for messages */
     const char *archive;
     const char *root;
-    pc_hash *hash;
+    pc_hash *hash; /* SHA-256, or */
     unsigned char want[PC_SHA256_LEN];
+    bool check_crc; /* CRC-32C (the manifest's, when it has one) */
+    uint32_t crc, want_crc;
     int64_t mtime;
     uint64_t unflushed, offset;
 } fsink;
@@ -137,6 +139,8 @@ static pc_status fs_write(pc_sink *s, const void *data, size_t len)
     fsink *f = (fsink *)s;
     if (f->hash)
         pc_hash_update(f->hash, data, len);
+    else if (f->check_crc)
+        f->crc = pc_crc32c(f->crc, data, len);
     if (f->mem)
         return pc_buf_append(f->mem, data, len);
     const char *p = data;
@@ -177,6 +181,12 @@ static pc_status fs_finish(pc_sink *s)
             pc_err_hint("The backup is damaged; restore another one.");
             return PC_E_CORRUPT;
         }
+    } else if (f->check_crc && f->crc != f->want_crc) {
+        pc_err(PC_E_CORRUPT,
+               "file \"%s\" from archive \"%s\" does not match the manifest: CRC-32C differs",
+               f->name, f->archive);
+        pc_err_hint("The backup is damaged; restore another one.");
+        return PC_E_CORRUPT;
     }
     if (f->fd < 0)
         return PC_OK;
@@ -235,7 +245,10 @@ static pc_status fsink_new(job *j, int fd, pc_buf *mem, const char *norm, const 
     f->root = j->area->root;
     f->mtime = mtime;
     pc_status st = PC_OK;
-    if (mf) {
+    if (mf && mf->has_crc32c && !j->u->o->verify_sha256) {
+        f->check_crc = true;
+        f->want_crc = mf->crc32c;
+    } else if (mf) {
         if (!mf->sha256 || pc_unhex(mf->sha256, f->want, sizeof f->want) != PC_OK) {
             st = pc_err(PC_E_CORRUPT, "manifest entry of \"%s\" has no valid SHA-256", norm);
         } else {

@@ -148,6 +148,22 @@ for root, dirs, fs in os.walk(d):
 names = {f["file"] for f in files}
 for must in ("backup_label", "backup_manifest", "global/pg_control", "PG_VERSION"):
     assert must in names, must
+# every regular file has a CRC-32C (restore checks it); the server's backup_manifest (asked
+# for CRC32C) has the same one, stored as the little-endian bytes of the value
+server = {}
+for e in json.load(open(os.path.join(d, "data", "backup_manifest")))["Files"]:
+    assert e["Checksum-Algorithm"] == "CRC32C", e
+    server[e["Path"]] = bytes.fromhex(e["Checksum"])[::-1].hex()
+checked = 0
+for f in files:
+    if f["type"] != "f":
+        continue
+    assert len(f["crc32c"]) == 8 and int(f["crc32c"], 16) >= 0, f
+    key = f["file"] if f["tablespace"] is None else "pg_tblspc/%s/%s" % (f["tablespace"], f["file"])
+    if key in server:
+        assert server[key] == f["crc32c"], ("crc32c", key, server[key], f["crc32c"])
+        checked += 1
+assert checked >= len(server) - 1, (checked, len(server))
 print(len(files), "files", len(arch), "archives")
 PY
     # PostgreSQL's own verification of the copy (its backup_manifest is in data.tar)

@@ -410,6 +410,10 @@ static void test_full_copy(void **state)
     pc_sha256("pg_class of template1", 21, d);
     pc_hex(d, sizeof d, hex);
     assert_string_equal(find(l, NULL, "base/1/1259")->sha256, hex);
+    assert_true(find(l, NULL, "base/1/1259")->has_crc32c);
+    assert_int_equal(find(l, NULL, "base/1/1259")->crc32c,
+                     pc_crc32c(0, "pg_class of template1", 21));
+    assert_true(find(l, NULL, "backup_label")->has_crc32c);
     assert_int_equal(s->kept_files, 0);
     assert_int_equal(s->copied_files, 9); /* 8 files + backup_label */
     assert_int_equal(bk_local_nparts(l), 2);
@@ -485,6 +489,8 @@ static void test_incremental_copy(void **state)
     assert_string_equal(f->backup_id, FULL_ID);
     assert_string_equal(f->archive, "data.tar.zst");
     assert_string_equal(f->sha256, find(full, NULL, "PG_VERSION")->sha256);
+    assert_true(f->has_crc32c); /* kept files keep the parent's CRC-32C */
+    assert_int_equal(f->crc32c, find(full, NULL, "PG_VERSION")->crc32c);
     f = find(incr, "16385", "PG_15_202209061/5/16500");
     assert_string_equal(f->backup_id, FULL_ID);
     assert_string_equal(f->archive, "16385.tar.zst");

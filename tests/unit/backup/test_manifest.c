@@ -40,11 +40,15 @@ static const cat_mf_archive ARCH[] = {
 };
 
 static const cat_mf_file FILES[] = {
-    {"base/1/1259", NULL, 'f', 8192, 1795255100, 0600, SHA_A, ID, "data.tar.zst", NULL, 0},
-    {"base", NULL, 'd', 0, 1795255000, 0700, NULL, ID, NULL, NULL, 0},
-    {"pg_tblspc/16385", NULL, 'l', 0, 1795255000, 0777, NULL, ID, NULL, "/srv/tbs \"one\"", 0},
-    {"PG_15_202209061/5/16390", "16385", 'f', 0, -5, 0600, SHA_B, ID, "16385.tar.zst", NULL, 0},
-    {"caf\xc3\xa9/\xe2\x82\xac", NULL, 'f', 1, 0, 0644, SHA_B, ID, "data.tar.zst", NULL, 0},
+    {"base/1/1259", NULL, 'f', 8192, 1795255100, 0600, SHA_A, ID, "data.tar.zst", NULL, true,
+     0xdeadbeef},
+    {"base", NULL, 'd', 0, 1795255000, 0700, NULL, ID, NULL, NULL, false, 0},
+    {"pg_tblspc/16385", NULL, 'l', 0, 1795255000, 0777, NULL, ID, NULL, "/srv/tbs \"one\"", false,
+     0},
+    {"PG_15_202209061/5/16390", "16385", 'f', 0, -5, 0600, SHA_B, ID, "16385.tar.zst", NULL, false,
+     0},
+    {"caf\xc3\xa9/\xe2\x82\xac", NULL, 'f', 1, 0, 0644, SHA_B, ID, "data.tar.zst", NULL, true,
+     0xabcd},
 };
 
 #define NARCH  (sizeof ARCH / sizeof ARCH[0])
@@ -107,10 +111,11 @@ static pc_status on_archive(void *ud, const cat_mf_archive *a)
 
 static void file_text(const cat_mf_file *f, char *out, size_t len)
 {
-    snprintf(out, len, "%s|%s|%c|%llu|%lld|%o|%s|%s|%s|%s", f->path,
+    snprintf(out, len, "%s|%s|%c|%llu|%lld|%o|%s|%s|%s|%s|%d:%08x", f->path,
              f->tablespace ? f->tablespace : "-", f->type, (unsigned long long)f->size,
              (long long)f->mtime, f->mode, f->sha256 ? f->sha256 : "-", f->backup_id,
-             f->archive ? f->archive : "-", f->target ? f->target : "-");
+             f->archive ? f->archive : "-", f->target ? f->target : "-", f->has_crc32c,
+             (unsigned)f->crc32c);
 }
 
 static pc_status on_file(void *ud, const cat_mf_file *f)
@@ -430,6 +435,23 @@ static void test_hostile_lines(void **state)
             "\"sha256\":\"" SHA_A "\"}\n",
          "pgcask manifest is damaged: line 2: manifest archive archive: is not a plain file name: "
          "\"x/y.tar\""},
+        {H1 "{\"file\":\"a\",\"tablespace\":null,\"type\":\"f\",\"size\":1,\"mtime\":1,"
+            "\"mode\":384,\"sha256\":\"" SHA_A "\",\"crc32c\":\"0x123456\",\"backup\":\"" ID
+            "\",\"archive\":\"d.tar\",\"target\":null}\n",
+         "pgcask manifest is damaged: line 2: key \"crc32c\" is not 8 hexadecimal digits"},
+        {H1 "{\"file\":\"a\",\"tablespace\":null,\"type\":\"f\",\"size\":1,\"mtime\":1,"
+            "\"mode\":384,\"sha256\":\"" SHA_A "\",\"crc32c\":\"123456789\",\"backup\":\"" ID
+            "\",\"archive\":\"d.tar\",\"target\":null}\n",
+         "pgcask manifest is damaged: line 2: key \"crc32c\" is not 8 hexadecimal digits"},
+        {H1 "{\"file\":\"a\",\"tablespace\":null,\"type\":\"f\",\"size\":1,\"mtime\":1,"
+            "\"mode\":384,\"sha256\":\"" SHA_A "\",\"crc32c\":12345678,\"backup\":\"" ID
+            "\",\"archive\":\"d.tar\",\"target\":null}\n",
+         "pgcask manifest is damaged: line 2: key \"crc32c\" is not 8 hexadecimal digits"},
+        {H1 "{\"file\":\"a\",\"tablespace\":null,\"type\":\"d\",\"size\":0,\"mtime\":1,"
+            "\"mode\":448,\"sha256\":null,\"crc32c\":\"0000abcd\",\"backup\":\"" ID
+            "\",\"archive\":null,\"target\":null}\n",
+         "pgcask manifest is damaged: line 2: manifest file: only regular files have a crc32c: "
+         "\"a\""},
         {H1 "{\"what\":1}\n", "pgcask manifest is damaged: line 2: unknown line kind"},
         {H1 "{\"end\":false}\n", "pgcask manifest is damaged: line 2: key \"end\" is not true"},
         {H1 "{\"file\":\"a\",\"file\":\"b\"}\n",

@@ -151,11 +151,17 @@ static void put_info(const char *status, const char *tablespaces)
     free(text);
 }
 
+static bool W_verify_sha256; /* rst_opts.verify_sha256 of restore() */
+
 static pc_status restore(const char *backup, int jobs, const char *const *ts, size_t nts,
                          rst_result *res)
 {
-    rst_opts o = {
-        .backup = backup, .dest = W.dest, .jobs = jobs, .tablespaces = ts, .ntablespaces = nts};
+    rst_opts o = {.backup = backup,
+                  .dest = W.dest,
+                  .jobs = jobs,
+                  .tablespaces = ts,
+                  .ntablespaces = nts,
+                  .verify_sha256 = W_verify_sha256};
     pc_err_clear();
     return rst_restore(W.cfg, &o, res);
 }
@@ -458,6 +464,8 @@ typedef struct mf_spec {
     const char *extra;  /* a member only the manifest has */
     const char *badsum; /* a member with a wrong digest */
     bool bad_archive;   /* a wrong archive digest */
+    bool crc;           /* files carry a CRC-32C too */
+    const char *badcrc; /* a member with a wrong CRC-32C */
 } mf_spec;
 
 static void sha_hex(const void *d, size_t n, char *hex)
@@ -489,6 +497,10 @@ static void mf_members(cat_mfw *w, const member *m, const char *ts, const char *
             f.size = strlen(m->data);
             f.sha256 = hex;
             f.archive = archive;
+            f.has_crc32c = sp->crc;
+            f.crc32c = pc_crc32c(0, m->data, f.size);
+            if (sp->badcrc && strcmp(norm, sp->badcrc) == 0)
+                f.crc32c ^= 0x100;
         } else if (m->type == 'l') {
             f.target = m->data;
         }
@@ -585,6 +597,25 @@ static void test_manifest(void **state)
     assert_int_equal(restore_pgcask(&extra, &res), PC_E_CORRUPT);
     tu_assert_err(PC_E_CORRUPT, "backup \"" ID "\": 1 member of the manifest is missing from "
                                 "its archives, first \"base/99\"");
+
+    /* files with a CRC-32C are checked with it, unless --verify-sha256 */
+    mf_spec crc = {.crc = true};
+    if (restore_pgcask(&crc, &res) != PC_OK)
+        fail_msg("%s", pc_err_get()->message);
+    assert_true(res.verified);
+    check_barman_restore();
+    mf_spec badcrc = {.crc = true, .badcrc = "base/1/2608"};
+    assert_int_equal(restore_pgcask(&badcrc, &res), PC_E_CORRUPT);
+    tu_assert_err(PC_E_CORRUPT, "file \"base/1/2608\" from archive \"data_0001.tar.zst\" "
+                                "does not match the manifest: CRC-32C differs");
+    W_verify_sha256 = true;
+    if (restore_pgcask(&badcrc, &res) != PC_OK) /* the SHA-256 is right */
+        fail_msg("%s", pc_err_get()->message);
+    mf_spec crc_badsum = {.crc = true, .badsum = "global/pg_control"};
+    assert_int_equal(restore_pgcask(&crc_badsum, &res), PC_E_CORRUPT);
+    tu_assert_err(PC_E_CORRUPT, "file \"global/pg_control\" from archive \"data_0001.tar.zst\" "
+                                "does not match the manifest: SHA-256 differs");
+    W_verify_sha256 = false;
 
     mf_spec bad_archive = {.bad_archive = true};
     assert_int_equal(restore_pgcask(&bad_archive, &res), PC_E_CORRUPT);
