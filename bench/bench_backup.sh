@@ -14,6 +14,12 @@
 #            barman-cloud-backup -z -J 2 --immediate-checkpoint (S3);
 #            pgbackrest backup --type=full (compress-type=zst level 3, process-max=2,
 #            start-fast=y, posix repository on the local disk)
+#            pgcask backup --local PGDATA (reads the data directory between pg_backup_start and
+#            pg_backup_stop, as pgBackRest does) --immediate-checkpoint -J 2 zstd, file://
+#   limits   what the machine allows: tar of the data directory through zstd -3 -T2
+#            (compression alone); for restores, tar -x of the uncompressed tar from memory
+#            followed by syncfs (a plain unpack, for reference), and dd of that tar into one
+#            file with conv=fsync (the disk's speed: no restore can be faster)
 #   restore  the last backup of each case into an empty directory (deleted between runs):
 #            pgcask restore (its defaults, -j 4), barman-cloud-restore followed by an fsync
 #            of every file it wrote (it syncs nothing itself; pgcask and pgBackRest do),
@@ -154,10 +160,11 @@ stored() { # REPO-ARGS... PREFIX -> bytes under PREFIX
     "$PGCASK" repo "$@" | awk '{ s += $1 } END { printf "%d", s }'
 }
 
-pgcask_backup() { # CASE CODEC REPO-ARGS...
-    local c=$1 codec=$2
-    shift 2
-    measure backup "$c" "$PGCASK" backup "$@" -h "$PGHOST" -p "$PGPORT" -U postgres \
+pgcask_backup() { # CASE CODEC MODE(stream|local) REPO-ARGS...
+    local c=$1 codec=$2 mode=()
+    [ "$3" = stream ] || mode=(--local "$PGDATA")
+    shift 3
+    measure backup "$c" "$PGCASK" backup "$@" "${mode[@]}" -h "$PGHOST" -p "$PGPORT" -U postgres \
         --immediate-checkpoint -J 2 --compression "$codec"
     ID[$c]=$(tail -n 1 "$BENCH_TMP/.out")
     [[ ${ID[$c]} =~ ^[0-9]{8}T[0-9]{6}$ ]] || { echo "bench_backup: $c printed \"${ID[$c]}\"" >&2; exit 1; }
@@ -184,13 +191,17 @@ BM_SYNC=
 for r in $(seq "$BENCH_REPS"); do
     echo "    round $r: backups"
     ready_for pc_s3
-    pgcask_backup pgcask-gzip-s3 gzip "${PC_S3[@]}"
+    pgcask_backup pgcask-gzip-s3 gzip stream "${PC_S3[@]}"
     ready_for pc_s3
-    pgcask_backup pgcask-zstd-s3 zstd "${PC_S3[@]}"
+    pgcask_backup pgcask-zstd-s3 zstd stream "${PC_S3[@]}"
     ready_for pc_file
-    pgcask_backup pgcask-gzip-file gzip "${PC_FILE[@]}"
+    pgcask_backup pgcask-gzip-file gzip stream "${PC_FILE[@]}"
     ready_for pc_file
-    pgcask_backup pgcask-zstd-file zstd "${PC_FILE[@]}"
+    pgcask_backup pgcask-zstd-file zstd stream "${PC_FILE[@]}"
+    ready_for pc_file
+    pgcask_backup pgcask-zstd-local-file zstd local "${PC_FILE[@]}"
+    # the machine's limit for compression: the same bytes through zstd -3 on both cores
+    measure backup limit-zstd3 sh -c "tar -cf - --warning=no-file-changed --exclude=./pg_wal -C '$PGDATA' . | zstd -q -3 -T2 >/dev/null"
     ready_for pgbr
     measure backup pgbackrest-zst-file "${PGBR_CMD[@]}" backup --type=full
     if [ "$r" -le "$BARMAN_REPS" ]; then
@@ -212,13 +223,24 @@ fi
 STORED[pgbackrest-zst-file]=$(pgbr info --output=json | /usr/bin/python3 -c 'import json, sys
 print(json.load(sys.stdin)[0]["backup"][-1]["info"]["repository"]["delta"])')
 
+# the machine's limit for restoring: the uncompressed tar, from memory, unpacked and synced
+SHMTAR=$(mktemp /dev/shm/pgcask-bench-tar.XXXXXX)
+trap '"$PGS" stop "$PGB" immediate >/dev/null 2>&1 || true; rm -f "$SHMTAR"' EXIT
+# (GNU tar exits 1 when a file changed while it read it: the server is running, that is fine here)
+tar -cf "$SHMTAR" --warning=no-file-changed --exclude=./pg_wal -C "$PGDATA" . || [ $? -eq 1 ]
 for r in $(seq "$BENCH_REPS"); do
     echo "    round $r: restores"
+    rm -rf "$D"
+    mkdir -p "$D"
+    measure restore limit-tar-x-sync sh -c "tar -xf '$SHMTAR' -C '$D' && sync -f '$D'"
+    rm -rf "$D"
+    mkdir -p "$D"
+    measure restore limit-dd-sync dd if="$SHMTAR" of="$D/blob" bs=256K conv=fsync status=none
     for c in pgcask-gzip-s3 pgcask-zstd-s3; do
         rm -rf "$D"
         measure restore "$c" "$PGCASK" restore "${PC_S3[@]}" "${ID[$c]}" "$D"
     done
-    for c in pgcask-gzip-file pgcask-zstd-file; do
+    for c in pgcask-gzip-file pgcask-zstd-file pgcask-zstd-local-file; do
         rm -rf "$D"
         measure restore "$c" "$PGCASK" restore "${PC_FILE[@]}" "${ID[$c]}" "$D"
     done
@@ -230,13 +252,14 @@ for r in $(seq "$BENCH_REPS"); do
         BM_SYNC="$BM_SYNC $(awk 'NR == 2 { a = $1 } NR == 3 { printf "%.2f", $1 - a }' "$BENCH_TMP/.barman-times")"
     fi
 done
-rm -rf "$D"
+rm -rf "$D" "$SHMTAR"
 "$PGS" stop "$PGB"
 
 # ---- figures ----
 declare -A MED
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-CASES=(pgcask-gzip-s3 pgcask-zstd-s3 pgcask-gzip-file pgcask-zstd-file barman-gzip-s3 pgbackrest-zst-file)
+CASES=(pgcask-gzip-s3 pgcask-zstd-s3 pgcask-gzip-file pgcask-zstd-file pgcask-zstd-local-file barman-gzip-s3
+       pgbackrest-zst-file limit-zstd3 limit-tar-x-sync limit-dd-sync)
 for kind in backup restore; do
     for c in "${CASES[@]}"; do
         k=$kind/$c
@@ -275,13 +298,19 @@ speedup backup barman-gzip-s3 pgcask-gzip-s3 10
 speedup backup barman-gzip-s3 pgcask-zstd-s3
 speedup backup pgbackrest-zst-file pgcask-zstd-file 1.5
 speedup backup pgbackrest-zst-file pgcask-zstd-s3
+speedup backup pgbackrest-zst-file pgcask-zstd-local-file 1.5
+speedup backup limit-zstd3 pgcask-zstd-local-file
 speedup restore barman-gzip-s3 pgcask-gzip-s3 1
 speedup restore barman-gzip-s3 pgcask-zstd-s3
 speedup restore pgbackrest-zst-file pgcask-zstd-file 2
 speedup restore pgbackrest-zst-file pgcask-zstd-s3
+speedup restore pgbackrest-zst-file pgcask-zstd-local-file 2
+speedup restore pgbackrest-zst-file limit-dd-sync
+speedup restore limit-tar-x-sync pgcask-zstd-file
+speedup restore limit-tar-x-sync pgcask-zstd-local-file
 for kind in backup restore; do
     max=0
-    for c in pgcask-gzip-s3 pgcask-zstd-s3 pgcask-gzip-file pgcask-zstd-file; do
+    for c in pgcask-gzip-s3 pgcask-zstd-s3 pgcask-gzip-file pgcask-zstd-file pgcask-zstd-local-file; do
         [ "${RSS[$kind/$c]}" -le "$max" ] || max=${RSS[$kind/$c]}
     done
     target "pgcask $kind peak RSS, largest case (MiB)" "$(mib "$max")" "<=" 128
@@ -290,6 +319,8 @@ done
 bench_note "Cluster: pgbench scale 50, PostgreSQL 15; $SIZE_MB MB in the data directory without pg_wal (what a base backup copies; MB/s = that / wall time), pg_database_size $(awk -v b="$DBSIZE" 'BEGIN { printf "%.0f MB", b / 1e6 }'). Everything is in the page cache (warm reads for every tool)."
 bench_note "Repetitions: $BENCH_REPS ($BARMAN_REPS for barman-cloud), cases interleaved in each round, medians of wall and CPU time; peak RSS is the largest over the runs. Restores use the last backup of each case."
 bench_note "pgcask: backup (streaming BASE_BACKUP over the replication protocol) --immediate-checkpoint -J 2 --compression gzip (level 6) or zstd (level 3); restore with its defaults (-j 4). S3 repository: the Swift server of bench/run.sh (data in /dev/shm); file:// repository on the local disk."
+bench_note "pgcask-zstd-local-file: backup --local PGDATA (reads the data directory between pg_backup_start and pg_backup_stop, as pgBackRest and barman-cloud do; files of 32 MiB or more go to archive parts of their own) --immediate-checkpoint -J 2 --compression zstd (level 3), file:// repository; restored with the defaults."
+bench_note "Limits of the machine, no tool: limit-zstd3 is tar -c of the data directory (without pg_wal) piped through zstd -q -3 -T2 to /dev/null (what level-3 compression alone costs on both cores); limit-tar-x-sync is GNU tar -x (one thread) of the uncompressed tar held in /dev/shm into the empty directory, then sync -f (syncfs): a plain unpack with no download, decompression or checks, a reference rather than a bound; limit-dd-sync writes the same tar as one file with dd bs=256K conv=fsync (256 KiB: writes of exactly 1 MiB are 2-4 times slower on this ext4, docs/restore.md): the disk's own speed for these bytes, which no restore can beat. A ratio pgbackrest / limit-dd-sync is the most any tool could be faster than pgBackRest at restoring here."
 bench_note "barman-cloud $(/usr/bin/barman-cloud-backup --version 2>&1 | awk '{print $2}'): barman-cloud-backup -z (gzip level 9, Python's tarfile) -J 2 --immediate-checkpoint, against the same S3 server, run as root (it reads the data directory); barman-cloud-restore, run as root."
 bench_note "barman-cloud-restore does not fsync what it writes; pgcask and pgBackRest do. Its figure therefore includes an fsync of every restored file afterwards (find DIR -exec sync -- {} +: every file and directory): the fsync part was$BM_SYNC s."
 bench_note "pgBackRest $(pgbackrest version | awk '{print $2}'): backup --type=full with compress-type=zst, compress-level=3, process-max=2, start-fast=y, posix repository on the local disk; restore (process-max=2) into an empty directory; run as postgres (runuser is in the measured tree)."
