@@ -584,10 +584,17 @@ static void job_row(const wal_job *j, cat_wal *row)
     row->src_mtime_ns = (int64_t)j->sb.st_mtim.tv_sec * 1000000000 + j->sb.st_mtim.tv_nsec;
 }
 
-/* The file is in the catalog: is the local file the one that was stored? */
+/*
+ * The file is in the catalog: is the local file the one that was stored?
+ * A catalog row that disagrees with the file is confirmed in the store
+ * before anything is refused: when the object it names is gone (the
+ * repository was emptied or recreated), the row is dropped and *stale is
+ * set, and the caller archives the file as if the catalog had never seen it.
+ */
 static pc_status check_stored(arc_ctx *a, cat *c, const char *path, const pc_wal_name *w,
-                              arc_wal_result *res)
+                              arc_wal_result *res, bool *stale)
 {
+    *stale = false;
     cat_wal row;
     pc_status st = cat_wal_get(c, w->name, &row);
     if (st)
@@ -626,14 +633,28 @@ static pc_status check_stored(arc_ctx *a, cat *c, const char *path, const pc_wal
         st = read_file(&j, fd, NULL);
     close(fd);
     if (st == PC_OK) {
-        char stored[2 * PC_SHA256_LEN + 1];
-        if (row.sha256) {
+        char stored[2 * PC_SHA256_LEN + 1] = "";
+        if (row.sha256)
             snprintf(stored, sizeof stored, "%s", row.sha256);
-        } else {
+        if (strcmp(stored, j.sha256) != 0) {
+            /* the catalog says other bytes (or does not say): ask the store */
             repo *r;
             st = arc_ctx_repo(a, &r);
             if (st == PC_OK)
                 st = stored_sha256(r, row.key, j.segsize, stored);
+            if (st == PC_E_NOT_FOUND) {
+                pc_err_clear();
+                pc_warn("the catalog lists WAL file %s as \"%s\", which the repository does not "
+                        "have: archiving it again",
+                        w->name, row.key);
+                const char *names[] = {w->name};
+                st = cat_wal_delete(c, names, 1, NULL);
+                if (st == PC_OK)
+                    *stale = true;
+                cat_wal_clear(&row);
+                free(j.path);
+                return st;
+            }
         }
         if (st == PC_OK && strcmp(stored, j.sha256) != 0)
             st = conflict(&j, row.key);
@@ -829,9 +850,22 @@ pc_status arc_wal_archive(arc_ctx *a, const char *wal_path, arc_wal_result *resu
     cat_claim outcome;
     st = claim_requested(c, w.name, &outcome);
     if (st == PC_OK && outcome == CAT_CLAIM_STORED) {
-        st = check_stored(a, c, wal_path, &w, res);
-        cat_close(c);
-        return st;
+        bool stale = false;
+        st = check_stored(a, c, wal_path, &w, res, &stale);
+        if (st == PC_OK && stale)
+            st = claim_requested(c, w.name, &outcome);
+        if (st == PC_OK && stale && outcome == CAT_CLAIM_STORED) {
+            /* stored again by another process meanwhile: check that copy */
+            st = check_stored(a, c, wal_path, &w, res, &stale);
+            if (st == PC_OK && stale) {
+                st = pc_err(PC_E_BUSY, "the catalog entry of WAL file %s keeps changing", w.name);
+                pc_err_hint("Another process is archiving the same file; PostgreSQL will retry.");
+            }
+        }
+        if (st || !stale) {
+            cat_close(c);
+            return st;
+        }
     }
     if (st) {
         cat_close(c);

@@ -10,7 +10,8 @@
 #  (d) the same file again: exit 0 (with a warning for a copy, and through
 #      the store once the catalog is gone), no upload;
 #  (e) a corrupted object: wal-restore fails with a code that is not 1 and
-#      leaves nothing at %p.
+#      leaves nothing at %p;
+#  (f) an object the repository lost while the catalog lists it: archived again.
 # (b)-(e) run against file:// and S3.
 source "$(dirname "$0")/lib.sh"
 
@@ -270,6 +271,18 @@ fault_conflict() {
     [ "$(sha256 "$d/stored")" = "$stored" ] || fail "[$KIND] the stored object changed"
     [ "$(pgcask repo "${RA[@]}" ls -r "$srv/")" = "$key" ] || fail "[$KIND] objects: $(pgcask repo "${RA[@]}" ls -r "$srv/")"
     log "[$KIND] (c) conflict: exit 7, object unchanged; (d) same content: exit 0, no upload"
+
+    # (f) the repository lost the object (emptied or recreated) while the catalog still lists
+    # it: a different file under that name is checked against the store, not refused on the
+    # catalog's word, and archived
+    expect_ok pgcask repo "${RA[@]}" rm "$key"
+    expect_ok "$d/pgcask.sh" wal-archive "$d/w3/$s"
+    expect_stderr_contains "WARNING: the catalog lists WAL file $s as \"$key\", which the repository does not have: archiving it again"
+    expect_ok pgcask repo "${RA[@]}" get --decompress "$key" -o "$d/again"
+    cmp -s "$d/again" "$d/w3/$s" || fail "[$KIND] the file archived again is not the one given"
+    expect_ok "$d/pgcask.sh" wal-archive "$d/w3/$s"
+    [ ! -s "$ERR_FILE" ] || fail "[$KIND] the fast path after archiving again printed: $ERR"
+    log "[$KIND] (f) an object the repository lost: archived again, the catalog row replaced"
 }
 
 # ---- (e) a corrupted object ----
