@@ -230,6 +230,11 @@ for _ in $(seq 100); do
     sleep 0.3
 done
 [ "$ids" = "$BID2" ] || fail "retention left backups \"$ids\", expected only $BID2"
+# the run logs once it has also deleted the WAL the old backup needed: wait for it
+for _ in $(seq 100); do
+    grep -q "retention \"REDUNDANCY 1\" on server $SRV: 1 backups" "$SC_LOG" && break
+    sleep 0.3
+done
 grep -q "retention \"REDUNDANCY 1\" on server $SRV: 1 backups" "$SC_LOG" ||
     fail "the sidecar did not log the retention run: $(grep retention "$SC_LOG" | tail -3)"
 sc_stop
