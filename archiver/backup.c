@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "archiver/backup_int.h"
@@ -553,10 +552,7 @@ static pc_status claim_id(bk *b)
             return PC_E_CONFLICT;
         }
         pc_debug("backup id %s is taken; waiting for the next second", b->id);
-        int64_t left_us = 1000000 - (int64_t)(b->t0_us % 1000000) + 1000;
-        struct timespec ts = {(time_t)(left_us / 1000000), (long)(left_us % 1000000) * 1000};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !got_signal)
-            ;
+        pc_sleep_ms(1001 - (b->t0_us / 1000) % 1000);
         if (got_signal)
             return interrupted();
     }

@@ -852,14 +852,12 @@ pc_status arc_wal_archive(arc_ctx *a, const char *wal_path, arc_wal_result *resu
     if (st == PC_OK && outcome == CAT_CLAIM_STORED) {
         bool stale = false;
         st = check_stored(a, c, wal_path, &w, res, &stale);
-        if (st == PC_OK && stale)
+        if (st == PC_OK && stale) {
             st = claim_requested(c, w.name, &outcome);
-        if (st == PC_OK && stale && outcome == CAT_CLAIM_STORED) {
-            /* stored again by another process meanwhile: check that copy */
-            st = check_stored(a, c, wal_path, &w, res, &stale);
-            if (st == PC_OK && stale) {
-                st = pc_err(PC_E_BUSY, "the catalog entry of WAL file %s keeps changing", w.name);
-                pc_err_hint("Another process is archiving the same file; PostgreSQL will retry.");
+            if (st == PC_OK && outcome == CAT_CLAIM_STORED) { /* rare: another process won */
+                st = pc_err(PC_E_BUSY, "WAL file %s was archived by another process meanwhile",
+                            w.name);
+                pc_err_hint("PostgreSQL will retry, and the next call compares with that copy.");
             }
         }
         if (st || !stale) {

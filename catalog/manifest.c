@@ -8,7 +8,6 @@
  */
 #include "catalog/manifest.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -596,16 +595,11 @@ static pc_status read_file(mf_reader *r, const pc_json *o)
     }
     const pc_json *crc = pc_json_get(o, "crc32c");
     if (crc) {
-        const char *hex = pc_json_is_string(crc) ? pc_json_string(crc) : "";
-        uint32_t v = 0;
-        size_t i = 0;
-        for (; hex[i] && i < 8 && isxdigit((unsigned char)hex[i]); i++)
-            v = v << 4 | (uint32_t)(isdigit((unsigned char)hex[i]) ? hex[i] - '0'
-                                                                   : (hex[i] | 0x20) - 'a' + 10);
-        if (i != 8 || hex[i])
+        unsigned char b[4]; /* big-endian, as written */
+        if (!pc_json_is_string(crc) || pc_unhex(pc_json_string(crc), b, sizeof b) != PC_OK)
             return damaged(r, "key \"crc32c\" is not 8 hexadecimal digits");
         f.has_crc32c = true;
-        f.crc32c = v;
+        f.crc32c = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
     }
     f.type = type[0];
     f.size = (uint64_t)size;

@@ -92,8 +92,8 @@ bool rst_archive_name_parse(const char *name, bool *pgdata, uint32_t *oid, cmp_c
                 return false;
     }
     /* the archives of a differential or incremental backup: "data-incr", "16385-diff" */
-    if (part > 5 &&
-        (memcmp(name + part - 5, "-incr", 5) == 0 || memcmp(name + part - 5, "-diff", 5) == 0))
+    if (part > 5 && (memcmp(name + part - 5, "-incr", 5) == 0 ||
+                     memcmp(name + part - 5, "-diff", 5) == 0))
         part -= 5;
     if (part == 4 && memcmp(name, "data", 4) == 0) {
         *pgdata = true;
@@ -126,10 +126,10 @@ typedef struct fsink {
     char *name;  /* member, for messages */
     const char *archive;
     const char *root;
-    pc_hash *hash; /* SHA-256, or */
+    pc_hash *hash;    /* the manifest's CRC-32C, or SHA-256 when it has none or asked */
+    const char *what; /* its name, for messages */
     unsigned char want[PC_SHA256_LEN];
-    bool check_crc; /* CRC-32C (the manifest's, when it has one) */
-    uint32_t crc, want_crc;
+    size_t want_len;
     int64_t mtime;
     uint64_t unflushed, offset;
 } fsink;
@@ -139,8 +139,6 @@ static pc_status fs_write(pc_sink *s, const void *data, size_t len)
     fsink *f = (fsink *)s;
     if (f->hash)
         pc_hash_update(f->hash, data, len);
-    else if (f->check_crc)
-        f->crc = pc_crc32c(f->crc, data, len);
     if (f->mem)
         return pc_buf_append(f->mem, data, len);
     const char *p = data;
@@ -174,19 +172,13 @@ static pc_status fs_finish(pc_sink *s)
         pc_hash_final(f->hash, got);
         pc_hash_free(f->hash);
         f->hash = NULL;
-        if (memcmp(got, f->want, sizeof got) != 0) {
+        if (memcmp(got, f->want, f->want_len) != 0) {
             pc_err(PC_E_CORRUPT,
-                   "file \"%s\" from archive \"%s\" does not match the manifest: SHA-256 differs",
-                   f->name, f->archive);
+                   "file \"%s\" from archive \"%s\" does not match the manifest: %s differs",
+                   f->name, f->archive, f->what);
             pc_err_hint("The backup is damaged; restore another one.");
             return PC_E_CORRUPT;
         }
-    } else if (f->check_crc && f->crc != f->want_crc) {
-        pc_err(PC_E_CORRUPT,
-               "file \"%s\" from archive \"%s\" does not match the manifest: CRC-32C differs",
-               f->name, f->archive);
-        pc_err_hint("The backup is damaged; restore another one.");
-        return PC_E_CORRUPT;
     }
     if (f->fd < 0)
         return PC_OK;
@@ -246,10 +238,18 @@ static pc_status fsink_new(job *j, int fd, pc_buf *mem, const char *norm, const 
     f->mtime = mtime;
     pc_status st = PC_OK;
     if (mf && mf->has_crc32c && !j->u->o->verify_sha256) {
-        f->check_crc = true;
-        f->want_crc = mf->crc32c;
+        /* big-endian, as pc_hash_final gives a CRC-32C */
+        uint32_t c = mf->crc32c;
+        unsigned char be[4] = {(unsigned char)(c >> 24), (unsigned char)(c >> 16),
+                               (unsigned char)(c >> 8), (unsigned char)c};
+        memcpy(f->want, be, sizeof be);
+        f->want_len = sizeof be;
+        f->what = "CRC-32C";
+        st = pc_hash_new(PC_HASH_CRC32C, &f->hash);
     } else if (mf) {
-        if (!mf->sha256 || pc_unhex(mf->sha256, f->want, sizeof f->want) != PC_OK) {
+        f->want_len = PC_SHA256_LEN;
+        f->what = "SHA-256";
+        if (!mf->sha256 || pc_unhex(mf->sha256, f->want, PC_SHA256_LEN) != PC_OK) {
             st = pc_err(PC_E_CORRUPT, "manifest entry of \"%s\" has no valid SHA-256", norm);
         } else {
             st = pc_hash_new(PC_HASH_SHA256, &f->hash);
